@@ -1,0 +1,52 @@
+# nv2: build, test and demo. Every target runs `setup` first, so a fresh machine needs no other
+# step. `make help` lists the targets.
+
+SHELL := /bin/bash
+CARGO ?= cargo
+STAMP := target/.setup-stamp
+
+# The wasm32 toolchain: rustup's target when it installs, else Debian's rustc-web with build-std.
+WASM_TARGET := wasm32-unknown-unknown
+WASM_DEBIAN := RUSTC=/usr/bin/rustc RUSTC_BOOTSTRAP=1 RUSTFLAGS="-C linker=/usr/lib/llvm-19/bin/wasm-ld" /usr/bin/cargo
+
+.PHONY: help setup build test test-rust test-wasm-nostd demo bench clean
+
+help:
+	@echo "make demo   - sign an artifact descriptor with a fresh test certificate and verify it"
+	@echo "make test   - every test: unit, cross-crate, interop, notation vectors, no_std wasm build"
+	@echo "make bench  - benchmarks (verifier criterion bench beside openssl speed)"
+	@echo "make setup  - install what the build and tests need (idempotent; every target runs it)"
+
+setup:
+	@bash scripts/setup.sh
+
+build: setup
+	$(CARGO) build --workspace --release
+
+test: setup test-rust test-wasm-nostd
+	@echo "make test: all suites passed"
+
+test-rust:
+	NV2_REQUIRE_PEERS=1 $(CARGO) test --workspace --all-targets
+
+# verifier-core must always build without std for wasm32: this is what keeps no_std honest.
+test-wasm-nostd:
+	@if rustup target list --installed 2>/dev/null | grep -q '^$(WASM_TARGET)$$'; then \
+	  echo "building verifier-core for $(WASM_TARGET) (no_std, rustup target)"; \
+	  $(CARGO) build -p verifier-core --no-default-features --target $(WASM_TARGET) --release; \
+	else \
+	  echo "building verifier-core for $(WASM_TARGET) (no_std, Debian rustc-web + build-std)"; \
+	  $(WASM_DEBIAN) build -p verifier-core --no-default-features --target $(WASM_TARGET) --release \
+	    -Z build-std=core,alloc --target-dir target/wasm-debian; \
+	fi
+
+demo: setup
+	$(CARGO) build --release -p nv2-client --bin nv2
+	NV2=target/release/nv2 bash scripts/demo.sh
+
+bench: setup
+	bash scripts/bench-verify.sh
+
+clean:
+	$(CARGO) clean
+	rm -rf dist demo-out
