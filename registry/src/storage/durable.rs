@@ -1,0 +1,87 @@
+//! Durable file operations: write to a temp file, fsync it, rename it into
+//! place, fsync the directory. A crash at any point leaves either the old
+//! file or the complete new one, never a partial one under the final name.
+
+use std::fs::{self, File};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+/// Fsyncs a directory so that entries created or renamed in it survive a crash.
+pub fn sync_dir(dir: &Path) -> io::Result<()> {
+    File::open(dir)?.sync_all()
+}
+
+/// Creates `dir` and any missing parents, fsyncing each parent that gained
+/// an entry, so that the new directories themselves are durable.
+pub fn ensure_dir(dir: &Path) -> io::Result<()> {
+    if dir.is_dir() {
+        return Ok(());
+    }
+    let mut missing: Vec<PathBuf> = Vec::new();
+    let mut cur = dir;
+    while !cur.is_dir() {
+        missing.push(cur.to_path_buf());
+        match cur.parent() {
+            Some(p) => cur = p,
+            None => break,
+        }
+    }
+    for d in missing.iter().rev() {
+        match fs::create_dir(d) {
+            Ok(()) => {}
+            // Another request created it at the same moment: fine.
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(e),
+        }
+        if let Some(parent) = d.parent() {
+            sync_dir(parent)?;
+        }
+    }
+    Ok(())
+}
+
+/// A unique temp path in `tmp_dir` (same filesystem as the destination, so
+/// the final rename is atomic).
+pub fn temp_path(tmp_dir: &Path) -> PathBuf {
+    tmp_dir.join(format!("{:032x}", rand::random::<u128>()))
+}
+
+/// Atomically replaces `dest` with `bytes`, durably.
+pub fn write_atomic(tmp_dir: &Path, dest: &Path, bytes: &[&[u8]]) -> io::Result<()> {
+    let tmp = temp_path(tmp_dir);
+    let result = (|| {
+        let mut f = File::create(&tmp)?;
+        for b in bytes {
+            f.write_all(b)?;
+        }
+        f.sync_all()?;
+        drop(f);
+        publish(&tmp, dest)
+    })();
+    if result.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    result
+}
+
+/// Renames an already fsynced `tmp` to `dest` and fsyncs `dest`'s directory.
+pub fn publish(tmp: &Path, dest: &Path) -> io::Result<()> {
+    let dir = dest.parent().expect("destination has a parent");
+    ensure_dir(dir)?;
+    fs::rename(tmp, dest)?;
+    sync_dir(dir)
+}
+
+/// Removes `path` durably; `false` if it did not exist.
+pub fn remove(path: &Path) -> io::Result<bool> {
+    match fs::remove_file(path) {
+        Ok(()) => {
+            if let Some(dir) = path.parent() {
+                sync_dir(dir)?;
+            }
+            Ok(true)
+        }
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
+        Err(e) => Err(e),
+    }
+}

@@ -1,0 +1,400 @@
+//! The filesystem backend: the embedded default. See `layout.rs` for the
+//! tree; blocking file work runs on tokio's blocking pool.
+
+use std::fs::{self, File};
+use std::io::{self, SeekFrom};
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use futures_util::StreamExt;
+use oci_model::{Algorithm, Descriptor, Digest};
+use sha2::{Digest as _, Sha256};
+use tokio::io::{AsyncReadExt, AsyncSeekExt};
+use tokio_util::io::ReaderStream;
+
+use super::durable::{self, ensure_dir, write_atomic};
+use super::layout::{valid_upload_id, Layout};
+use super::referrers::ReferrersIndex;
+use super::uploads::{self, Session, Sessions};
+use super::{ByteStream, Referrers, Storage, StorageError, StorageResult, StoredManifest, UploadStatus};
+
+/// Read buffer for blob downloads.
+const READ_CHUNK: usize = 1 << 20;
+
+/// Storage in a directory tree.
+pub struct FsStorage {
+    layout: Layout,
+    sessions: Sessions,
+    referrers: ReferrersIndex,
+    max_blob_bytes: u64,
+}
+
+impl FsStorage {
+    /// Opens (creating if needed) a storage root. Leftover temp files from a
+    /// crash are removed; upload sessions on disk are taken back.
+    pub fn open(root: impl Into<PathBuf>, max_blob_bytes: u64) -> io::Result<FsStorage> {
+        let layout = Layout::new(root);
+        ensure_dir(layout.root())?;
+        ensure_dir(&layout.repositories_dir())?;
+        ensure_dir(&layout.uploads_dir())?;
+        let tmp = layout.tmp_dir();
+        // Anything in tmp/ was never published: a crash interrupted it.
+        if tmp.exists() {
+            fs::remove_dir_all(&tmp)?;
+        }
+        ensure_dir(&tmp)?;
+        let sessions = Sessions::default();
+        for entry in fs::read_dir(layout.uploads_dir())? {
+            let entry = entry?;
+            let id = entry.file_name().to_string_lossy().into_owned();
+            let repo = fs::read_to_string(entry.path().join("repo"));
+            let size = fs::metadata(entry.path().join("data")).map(|m| m.len());
+            match (valid_upload_id(&id), repo, size) {
+                (true, Ok(repo), Ok(size)) => {
+                    sessions.insert(id, Session { repo, hasher: None, size, touched: Instant::now() })
+                }
+                _ => fs::remove_dir_all(entry.path())?,
+            }
+        }
+        let referrers = ReferrersIndex::new(layout.clone());
+        Ok(FsStorage { layout, sessions, referrers, max_blob_bytes })
+    }
+
+    pub fn layout(&self) -> &Layout {
+        &self.layout
+    }
+
+    fn session(&self, id: &str) -> StorageResult<uploads::SessionRef> {
+        if !valid_upload_id(id) {
+            return Err(StorageError::UploadUnknown);
+        }
+        self.sessions.get(id).ok_or(StorageError::UploadUnknown)
+    }
+}
+
+/// Makes the fsynced file `src` the blob `digest` and links it into `repo`.
+fn publish_blob(layout: &Layout, src: &Path, repo: &str, digest: &Digest) -> io::Result<()> {
+    let dest = layout.blob(digest);
+    if dest.exists() {
+        // Same digest, same bytes: the existing copy serves.
+        fs::remove_file(src)?;
+    } else {
+        durable::publish(src, &dest)?;
+    }
+    link_blob(layout, repo, digest)
+}
+
+/// Records durably that `repo` holds `digest`.
+fn link_blob(layout: &Layout, repo: &str, digest: &Digest) -> io::Result<()> {
+    let link = layout.blob_link(repo, digest);
+    if link.exists() {
+        return Ok(());
+    }
+    write_atomic(&layout.tmp_dir(), &link, &[])
+}
+
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> io::Result<T> + Send + 'static) -> io::Result<T> {
+    tokio::task::spawn_blocking(f).await.map_err(|e| io::Error::other(e.to_string()))?
+}
+
+fn read_opt(path: &Path) -> io::Result<Option<Vec<u8>>> {
+    match fs::read(path) {
+        Ok(b) => Ok(Some(b)),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+fn list_dir_names(dir: &Path) -> io::Result<Option<Vec<String>>> {
+    let rd = match fs::read_dir(dir) {
+        Ok(rd) => rd,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    let mut names = Vec::new();
+    for e in rd {
+        names.push(e?.file_name().to_string_lossy().into_owned());
+    }
+    names.sort();
+    Ok(Some(names))
+}
+
+/// Walks `repositories/` for directories that hold `_manifests` or `_layers`.
+fn walk_repos(dir: &Path, prefix: &str, out: &mut Vec<String>) -> io::Result<()> {
+    let Some(names) = list_dir_names(dir)? else { return Ok(()) };
+    for name in names {
+        if name.starts_with('_') {
+            continue;
+        }
+        let path = dir.join(&name);
+        if !path.is_dir() {
+            continue;
+        }
+        let full = if prefix.is_empty() { name.clone() } else { format!("{prefix}/{name}") };
+        if path.join("_manifests").is_dir() || path.join("_layers").is_dir() {
+            out.push(full.clone());
+        }
+        walk_repos(&path, &full, out)?;
+    }
+    Ok(())
+}
+
+#[async_trait]
+impl Storage for FsStorage {
+    async fn blob_size(&self, repo: &str, digest: &Digest) -> StorageResult<Option<u64>> {
+        let link = self.layout.blob_link(repo, digest);
+        let blob = self.layout.blob(digest);
+        Ok(blocking(move || {
+            if !link.exists() {
+                return Ok(None);
+            }
+            match fs::metadata(&blob) {
+                Ok(m) => Ok(Some(m.len())),
+                Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+                Err(e) => Err(e),
+            }
+        })
+        .await?)
+    }
+
+    async fn blob_read(&self, repo: &str, digest: &Digest, range: Option<Range<u64>>) -> StorageResult<ByteStream> {
+        if !self.layout.blob_link(repo, digest).exists() {
+            return Err(StorageError::BlobUnknown);
+        }
+        let mut file = match tokio::fs::File::open(self.layout.blob(digest)).await {
+            Ok(f) => f,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Err(StorageError::BlobUnknown),
+            Err(e) => return Err(e.into()),
+        };
+        let stream = match range {
+            Some(r) => {
+                file.seek(SeekFrom::Start(r.start)).await?;
+                ReaderStream::with_capacity(file.take(r.end - r.start), READ_CHUNK).boxed()
+            }
+            None => ReaderStream::with_capacity(file, READ_CHUNK).boxed(),
+        };
+        Ok(stream)
+    }
+
+    async fn blob_mount(&self, repo: &str, from: &str, digest: &Digest) -> StorageResult<bool> {
+        if self.blob_size(from, digest).await?.is_none() {
+            return Ok(false);
+        }
+        let (layout, repo, digest) = (self.layout.clone(), repo.to_string(), digest.clone());
+        blocking(move || link_blob(&layout, &repo, &digest)).await?;
+        Ok(true)
+    }
+
+    async fn blob_delete(&self, repo: &str, digest: &Digest) -> StorageResult<bool> {
+        // Only the repository's link goes: other repositories may hold the
+        // same bytes. Unreferenced blob files are left for a later GC.
+        let link = self.layout.blob_link(repo, digest);
+        Ok(blocking(move || durable::remove(&link)).await?)
+    }
+
+    async fn upload_create(&self, repo: &str) -> StorageResult<String> {
+        let id = format!("{:032x}", rand::random::<u128>());
+        let dir = self.layout.upload(&id);
+        let repo_owned = repo.to_string();
+        blocking(move || {
+            ensure_dir(&dir)?;
+            File::create(dir.join("data"))?;
+            fs::write(dir.join("repo"), repo_owned.as_bytes())?;
+            Ok(())
+        })
+        .await?;
+        self.sessions.insert(
+            id.clone(),
+            Session { repo: repo.to_string(), hasher: Some(Sha256::new()), size: 0, touched: Instant::now() },
+        );
+        Ok(id)
+    }
+
+    async fn upload_status(&self, repo: &str, id: &str) -> StorageResult<UploadStatus> {
+        let s = self.session(id)?;
+        let s = s.lock().await;
+        if s.repo != repo {
+            return Err(StorageError::UploadUnknown);
+        }
+        Ok(UploadStatus { size: s.size })
+    }
+
+    async fn upload_append(&self, repo: &str, id: &str, body: ByteStream) -> StorageResult<UploadStatus> {
+        let s = self.session(id)?;
+        let mut s = s.lock().await;
+        if s.repo != repo {
+            return Err(StorageError::UploadUnknown);
+        }
+        let data = self.layout.upload(id).join("data");
+        let hasher = match s.hasher.clone() {
+            Some(h) => h,
+            None => {
+                let p = data.clone();
+                let (h, n) = blocking(move || uploads::hash_file(&p)).await?;
+                s.size = n;
+                h
+            }
+        };
+        let (hasher, n) = uploads::append_stream(&data, hasher, s.size, body, self.max_blob_bytes).await?;
+        s.hasher = Some(hasher);
+        s.size += n;
+        s.touched = Instant::now();
+        Ok(UploadStatus { size: s.size })
+    }
+
+    async fn upload_commit(&self, repo: &str, id: &str, digest: &Digest) -> StorageResult<u64> {
+        let sref = self.session(id)?;
+        let s = sref.lock().await;
+        if s.repo != repo {
+            return Err(StorageError::UploadUnknown);
+        }
+        let dir = self.layout.upload(id);
+        let data = dir.join("data");
+        let (hasher, size) = (s.hasher.clone(), s.size);
+        let expected = digest.clone();
+        let actual = blocking(move || {
+            let actual = match (expected.algorithm(), hasher) {
+                (Algorithm::Sha256, Some(h)) => Digest::from_sha256(h.finalize().into()),
+                (Algorithm::Sha256, None) => Digest::from_sha256(uploads::hash_file(&data)?.0.finalize().into()),
+                // sha512 uploads are rare: hash the file once more at close.
+                (Algorithm::Sha512, _) => expected.recompute(&fs::read(&data)?),
+            };
+            Ok(actual)
+        })
+        .await?;
+        if &actual != digest {
+            // The session stays open (the spec lets the client retry the close).
+            return Err(StorageError::DigestMismatch { expected: digest.clone(), actual });
+        }
+        let layout = self.layout.clone();
+        let (repo_owned, digest_owned) = (repo.to_string(), digest.clone());
+        blocking(move || {
+            let data = dir.join("data");
+            // The data must be on disk before its name is.
+            File::open(&data)?.sync_all()?;
+            publish_blob(&layout, &data, &repo_owned, &digest_owned)?;
+            fs::remove_dir_all(&dir)
+        })
+        .await?;
+        drop(s);
+        self.sessions.remove(id);
+        Ok(size)
+    }
+
+    async fn upload_cancel(&self, repo: &str, id: &str) -> StorageResult<()> {
+        let sref = self.session(id)?;
+        let s = sref.lock().await;
+        if s.repo != repo {
+            return Err(StorageError::UploadUnknown);
+        }
+        let dir = self.layout.upload(id);
+        blocking(move || fs::remove_dir_all(dir)).await?;
+        drop(s);
+        self.sessions.remove(id);
+        Ok(())
+    }
+
+    fn upload_count(&self) -> usize {
+        self.sessions.len()
+    }
+
+    async fn upload_expire(&self, ttl: Duration) -> StorageResult<usize> {
+        let mut n = 0;
+        for (id, sref) in self.sessions.snapshot() {
+            // A session busy with a request is not idle: skip it.
+            let Ok(s) = sref.try_lock() else { continue };
+            if s.touched.elapsed() < ttl {
+                continue;
+            }
+            let dir = self.layout.upload(&id);
+            blocking(move || match fs::remove_dir_all(dir) {
+                Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
+                _ => Ok(()),
+            })
+            .await?;
+            drop(s);
+            self.sessions.remove(&id);
+            n += 1;
+        }
+        Ok(n)
+    }
+
+    async fn manifest_read(&self, repo: &str, digest: &Digest) -> StorageResult<Option<StoredManifest>> {
+        let path = self.layout.manifest(repo, digest);
+        let Some(raw) = blocking(move || read_opt(&path)).await? else { return Ok(None) };
+        let Some(nl) = raw.iter().position(|&b| b == b'\n') else {
+            return Err(io::Error::other(format!("corrupt manifest record for {digest}")).into());
+        };
+        let media_type = String::from_utf8_lossy(&raw[..nl]).into_owned();
+        let bytes = bytes::Bytes::from(raw).slice(nl + 1..);
+        Ok(Some(StoredManifest { media_type, bytes }))
+    }
+
+    async fn manifest_write(&self, repo: &str, digest: &Digest, m: &StoredManifest) -> StorageResult<()> {
+        let (tmp, path) = (self.layout.tmp_dir(), self.layout.manifest(repo, digest));
+        let (mt, bytes) = (m.media_type.clone(), m.bytes.clone());
+        blocking(move || write_atomic(&tmp, &path, &[mt.as_bytes(), b"\n", &bytes])).await?;
+        Ok(())
+    }
+
+    async fn manifest_delete(&self, repo: &str, digest: &Digest) -> StorageResult<bool> {
+        let path = self.layout.manifest(repo, digest);
+        Ok(blocking(move || durable::remove(&path)).await?)
+    }
+
+    async fn tag_read(&self, repo: &str, tag: &str) -> StorageResult<Option<Digest>> {
+        let path = self.layout.tag(repo, tag);
+        let Some(raw) = blocking(move || read_opt(&path)).await? else { return Ok(None) };
+        let s = String::from_utf8_lossy(&raw);
+        let d = s.trim().parse().map_err(|e| io::Error::other(format!("corrupt tag {tag}: {e}")))?;
+        Ok(Some(d))
+    }
+
+    async fn tag_write(&self, repo: &str, tag: &str, digest: &Digest) -> StorageResult<()> {
+        let (tmp, path) = (self.layout.tmp_dir(), self.layout.tag(repo, tag));
+        let text = digest.to_string();
+        blocking(move || write_atomic(&tmp, &path, &[text.as_bytes()])).await?;
+        Ok(())
+    }
+
+    async fn tag_delete(&self, repo: &str, tag: &str) -> StorageResult<bool> {
+        let path = self.layout.tag(repo, tag);
+        Ok(blocking(move || durable::remove(&path)).await?)
+    }
+
+    async fn tags(&self, repo: &str) -> StorageResult<Option<Vec<String>>> {
+        let (repo_dir, tags_dir) = (self.layout.repo(repo), self.layout.tags_dir(repo));
+        Ok(blocking(move || {
+            if !repo_dir.join("_manifests").is_dir() && !repo_dir.join("_layers").is_dir() {
+                return Ok(None);
+            }
+            Ok(Some(list_dir_names(&tags_dir)?.unwrap_or_default()))
+        })
+        .await?)
+    }
+
+    async fn repositories(&self) -> StorageResult<Vec<String>> {
+        let dir = self.layout.repositories_dir();
+        Ok(blocking(move || {
+            let mut out = Vec::new();
+            walk_repos(&dir, "", &mut out)?;
+            out.sort();
+            Ok(out)
+        })
+        .await?)
+    }
+
+    async fn referrer_add(&self, repo: &str, subject: &Digest, referrer: &Descriptor) -> StorageResult<()> {
+        Ok(self.referrers.add(repo, subject, referrer).await?)
+    }
+
+    async fn referrer_remove(&self, repo: &str, subject: &Digest, referrer: &Digest) -> StorageResult<()> {
+        Ok(self.referrers.remove(repo, subject, referrer).await?)
+    }
+
+    async fn referrers(&self, repo: &str, subject: &Digest) -> StorageResult<Referrers> {
+        Ok(self.referrers.list(repo, subject).await?)
+    }
+}

@@ -1,0 +1,144 @@
+//! Upload sessions of the filesystem backend: the in-memory table of open
+//! sessions (with each one's running SHA-256, so closing a session does not
+//! re-read it) and the streaming writer that hashes while it writes.
+//!
+//! A session's bytes live in `uploads/<id>/data`. After a restart the table
+//! is rebuilt from that directory with no hasher; the hash is then recomputed
+//! from the file once, on the next append or on commit.
+
+use std::collections::HashMap;
+use std::fs::{File, OpenOptions};
+use std::io::{self, Read, Write};
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use bytes::{Bytes, BytesMut};
+use futures_util::StreamExt;
+use sha2::{Digest as _, Sha256};
+
+use super::{ByteStream, StorageError, StorageResult};
+
+/// One open session.
+pub struct Session {
+    pub repo: String,
+    /// Hash of `data` so far; `None` until recomputed after a restart.
+    pub hasher: Option<Sha256>,
+    pub size: u64,
+    pub touched: Instant,
+}
+
+/// A session behind its own lock, so concurrent PATCHes to one session are
+/// serialized while different sessions proceed in parallel.
+pub type SessionRef = Arc<tokio::sync::Mutex<Session>>;
+
+/// The table of open sessions.
+#[derive(Default)]
+pub struct Sessions {
+    map: Mutex<HashMap<String, SessionRef>>,
+}
+
+impl Sessions {
+    pub fn insert(&self, id: String, s: Session) {
+        self.map.lock().unwrap().insert(id, Arc::new(tokio::sync::Mutex::new(s)));
+    }
+
+    pub fn get(&self, id: &str) -> Option<SessionRef> {
+        self.map.lock().unwrap().get(id).cloned()
+    }
+
+    pub fn remove(&self, id: &str) {
+        self.map.lock().unwrap().remove(id);
+    }
+
+    pub fn len(&self) -> usize {
+        self.map.lock().unwrap().len()
+    }
+
+    pub fn snapshot(&self) -> Vec<(String, SessionRef)> {
+        self.map.lock().unwrap().iter().map(|(k, v)| (k.clone(), v.clone())).collect()
+    }
+}
+
+/// Hashes the whole of `path` (used after a restart).
+pub fn hash_file(path: &Path) -> io::Result<(Sha256, u64)> {
+    let mut f = File::open(path)?;
+    let mut h = Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    let mut n = 0u64;
+    loop {
+        let k = f.read(&mut buf)?;
+        if k == 0 {
+            return Ok((h, n));
+        }
+        h.update(&buf[..k]);
+        n += k as u64;
+    }
+}
+
+/// Bytes handed to the writer thread at once: large enough to amortize the
+/// hand-off and the write syscall, small enough that a few in flight stay
+/// far under the memory budget.
+const BATCH: usize = 1 << 20;
+/// Batches queued between the network task and the writer thread.
+const QUEUE: usize = 4;
+
+/// Appends `body` to the file at `path` while hashing it, on a blocking
+/// thread fed through a bounded queue, so receiving, hashing and writing
+/// overlap and memory stays at a few MiB whatever the blob size.
+/// Returns the updated hasher and the number of bytes appended. `limit` caps
+/// the total size (`start` + appended); 0 means none.
+pub async fn append_stream(
+    path: &Path,
+    hasher: Sha256,
+    start: u64,
+    mut body: ByteStream,
+    limit: u64,
+) -> StorageResult<(Sha256, u64)> {
+    let file = OpenOptions::new().append(true).open(path)?;
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Bytes>(QUEUE);
+    let writer = tokio::task::spawn_blocking(move || -> io::Result<(Sha256, u64, File)> {
+        let mut file = file;
+        let mut hasher = hasher;
+        let mut n = 0u64;
+        while let Some(chunk) = rx.blocking_recv() {
+            hasher.update(&chunk);
+            file.write_all(&chunk)?;
+            n += chunk.len() as u64;
+        }
+        Ok((hasher, n, file))
+    });
+
+    let mut received = 0u64;
+    let mut batch = BytesMut::new();
+    let mut failure: Option<StorageError> = None;
+    while let Some(next) = body.next().await {
+        let chunk = match next {
+            Ok(c) => c,
+            Err(e) => {
+                failure = Some(StorageError::Body(e));
+                break;
+            }
+        };
+        received += chunk.len() as u64;
+        if limit > 0 && start + received > limit {
+            failure = Some(StorageError::TooLarge { limit });
+            break;
+        }
+        batch.extend_from_slice(&chunk);
+        if batch.len() >= BATCH && tx.send(batch.split().freeze()).await.is_err() {
+            break; // the writer failed; its error is reported below
+        }
+    }
+    if failure.is_none() && !batch.is_empty() {
+        let _ = tx.send(batch.freeze()).await;
+    }
+    drop(tx);
+    let (hasher, n, file) = writer.await.map_err(|e| io::Error::other(e.to_string()))??;
+    if let Some(f) = failure {
+        // Roll the session back to where this request found it.
+        file.set_len(start)?;
+        return Err(f);
+    }
+    Ok((hasher, n))
+}
