@@ -10,6 +10,9 @@ command -v skopeo >/dev/null 2>&1 || need_apt+=(skopeo)
 command -v umoci >/dev/null 2>&1 || need_apt+=(umoci)
 # Debian installs distribution as /usr/bin/docker-registry.
 command -v docker-registry >/dev/null 2>&1 || need_apt+=(docker-registry)
+# curl and openssl drive the TLS test.
+command -v curl >/dev/null 2>&1 || need_apt+=(curl)
+command -v openssl >/dev/null 2>&1 || need_apt+=(openssl)
 
 if [ "${#need_apt[@]}" -gt 0 ]; then
     SUDO=""

@@ -182,3 +182,10 @@ impl Drop for Server {
         self.kill();
     }
 }
+
+/// A reqwest client. The workspace builds reqwest's rustls without a default
+/// crypto provider (as oci-client asks), so install ring first.
+pub fn client() -> reqwest::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::new()
+}
