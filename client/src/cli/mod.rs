@@ -1,0 +1,68 @@
+//! The `nv2` command line: argument parsing (clap derive) and dispatch, one module per
+//! subcommand. Exit status: 0 success (for `verify`: verified), 1 `verify` ran and the artifact is
+//! not verified, 2 usage, input or I/O error.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+pub mod cert;
+pub mod sign_envelope;
+pub mod verify;
+
+/// `verify` completed and the artifact is not verified.
+pub const EXIT_NOT_VERIFIED: u8 = 1;
+/// Bad usage, unreadable or invalid input, I/O failure (clap uses 2 for usage errors too).
+pub const EXIT_ERROR: u8 = 2;
+
+/// Sign and verify artifacts in the Notary Project signature format.
+#[derive(Debug, Parser)]
+#[command(name = "nv2", version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Certificates (test certificates for signing).
+    #[command(subcommand)]
+    Cert(cert::CertCommand),
+    /// Sign a subject descriptor: write a Notary Project JWS envelope to stdout.
+    SignEnvelope(sign_envelope::SignEnvelopeArgs),
+    /// Verify signatures against a trust policy and print the report as JSON.
+    Verify(verify::VerifyArgs),
+}
+
+/// Parses the process arguments, runs the command and maps the outcome to an exit status.
+pub fn main() -> ExitCode {
+    // clap prints usage errors itself and exits with status 2 (0 for --help/--version).
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("nv2: error: {e:#}");
+            ExitCode::from(EXIT_ERROR)
+        }
+    }
+}
+
+/// Runs one parsed command line.
+pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Cert(c) => cert::run(c),
+        Command::SignEnvelope(a) => sign_envelope::run(a),
+        Command::Verify(a) => verify::run(a),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+}

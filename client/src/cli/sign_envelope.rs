@@ -1,0 +1,92 @@
+//! `nv2 sign-envelope`: sign a subject descriptor with a PKCS#8 key and its certificate chain,
+//! writing the JWS envelope (the blob pushed as `application/jose+json`) to stdout or a file.
+
+use std::fs;
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::{Duration, SystemTime};
+
+use anyhow::Context;
+use clap::Args;
+use verifier_core::sign::{
+    format_rfc3339, pem_decode_certificates, sign_envelope, system_time_to_unix, SignOptions,
+    SigningKey,
+};
+
+use crate::duration::parse_duration;
+use crate::request::sha256_digest;
+
+#[derive(Debug, Args)]
+pub struct SignEnvelopeArgs {
+    /// Private key, PKCS#8 PEM ("-----BEGIN PRIVATE KEY-----"); its type picks the algorithm
+    /// (RSA 2048/3072/4096: PS256/384/512; EC P-256/384/521: ES256/384/512).
+    #[arg(long, value_name = "FILE")]
+    pub key: PathBuf,
+    /// Certificate chain, PEM: the signing certificate first, then its issuers (the root may be
+    /// left out). Goes into the envelope's x5c header.
+    #[arg(long, value_name = "FILE")]
+    pub cert: PathBuf,
+    /// The OCI descriptor of the artifact to sign, as JSON: {"mediaType", "digest", "size"}.
+    #[arg(long, value_name = "DESCRIPTOR.json")]
+    pub subject: PathBuf,
+    /// Make the signature expire this long after signing (e.g. 30m, 24h, 7d, 1h30m); the expiry
+    /// is signed and marked critical. Default: no expiry.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub expiry: Option<Duration>,
+    /// Write the envelope to FILE instead of stdout.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+}
+
+pub fn run(args: SignEnvelopeArgs) -> anyhow::Result<ExitCode> {
+    let key_pem = fs::read_to_string(&args.key)
+        .with_context(|| format!("reading key {}", args.key.display()))?;
+    let key = SigningKey::from_pkcs8_pem(&key_pem)
+        .with_context(|| format!("reading key {}", args.key.display()))?;
+    let chain_pem = fs::read_to_string(&args.cert)
+        .with_context(|| format!("reading certificate chain {}", args.cert.display()))?;
+    let chain = pem_decode_certificates(&chain_pem)
+        .with_context(|| format!("reading certificate chain {}", args.cert.display()))?;
+    let subject_bytes = fs::read(&args.subject)
+        .with_context(|| format!("reading subject descriptor {}", args.subject.display()))?;
+    let subject: serde_json::Value = serde_json::from_slice(&subject_bytes)
+        .with_context(|| format!("subject descriptor {} is not JSON", args.subject.display()))?;
+
+    let now = SystemTime::now();
+    let mut options = SignOptions::new(now);
+    options.expiry = args.expiry;
+    let alg = key
+        .algorithm()
+        .context("choosing the signature algorithm")?;
+    let envelope = sign_envelope(&key, &chain, &subject, &options).context("signing")?;
+
+    match &args.out {
+        Some(path) => fs::write(path, &envelope)
+            .with_context(|| format!("writing envelope {}", path.display()))?,
+        None => {
+            let mut stdout = std::io::stdout().lock();
+            stdout
+                .write_all(&envelope)
+                .context("writing the envelope to stdout")?;
+            stdout.flush().context("writing the envelope to stdout")?;
+        }
+    }
+    // A receipt on stderr, so that stdout stays the envelope alone.
+    let expires = match args.expiry {
+        Some(d) => format!(
+            ", expires {}",
+            format_rfc3339(system_time_to_unix(now)? + d.as_secs())?
+        ),
+        None => String::new(),
+    };
+    eprintln!(
+        "signed {} with {} ({}, {} certificate(s)){expires}; envelope {}",
+        subject["digest"].as_str().unwrap_or("?"),
+        alg.name(),
+        key.kind(),
+        chain.len(),
+        sha256_digest(&envelope),
+    );
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,130 @@
+//! `nv2 verify`: evaluate a Contract 1 verification request (DESIGN.md) with the verifier core
+//! and print the report. The request comes from a file or stdin, or is built from local files
+//! (envelopes, subject descriptor, trust policy, trust stores) when `--request` is not given.
+
+use std::fs;
+use std::io::Read;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::SystemTime;
+
+use anyhow::{bail, Context};
+use clap::Args;
+use verifier_core::sign::{format_rfc3339, system_time_to_unix};
+
+use super::EXIT_NOT_VERIFIED;
+use crate::request::build_request;
+
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// A complete verification request (JSON: reference, subject, signatures, trustPolicy,
+    /// trustStores, time); '-' reads it from stdin.
+    #[arg(
+        long,
+        value_name = "FILE|-",
+        required_unless_present = "envelope",
+        conflicts_with_all = ["envelope", "subject", "trust_policy", "trust_store", "reference", "time", "save_request"]
+    )]
+    pub request: Option<String>,
+    /// Instead of --request: a signature envelope file (repeat for several signatures).
+    #[arg(long, value_name = "FILE", requires_all = ["subject", "trust_policy", "reference"])]
+    pub envelope: Vec<PathBuf>,
+    /// With --envelope: the OCI descriptor (JSON) of the artifact the signatures must be for.
+    #[arg(long, value_name = "DESCRIPTOR.json")]
+    pub subject: Option<PathBuf>,
+    /// With --envelope: the trust policy document (JSON, version 1.0).
+    #[arg(long, value_name = "FILE")]
+    pub trust_policy: Option<PathBuf>,
+    /// With --envelope: a trust store entry NAME=PEMFILE, e.g. ca:demo=demo.crt (repeatable;
+    /// entries with the same NAME are merged).
+    #[arg(long, value_name = "NAME=PEMFILE")]
+    pub trust_store: Vec<String>,
+    /// With --envelope: the artifact reference that selects the trust policy by registryScopes,
+    /// e.g. registry.example/app@sha256:....
+    #[arg(long, value_name = "REFERENCE")]
+    pub reference: Option<String>,
+    /// With --envelope: the verification time, RFC 3339 (default: now).
+    #[arg(long, value_name = "RFC3339")]
+    pub time: Option<String>,
+    /// With --envelope: also write the request that was built to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub save_request: Option<PathBuf>,
+}
+
+pub fn run(args: VerifyArgs) -> anyhow::Result<ExitCode> {
+    let request = match &args.request {
+        Some(source) => read_request(source)?,
+        None => {
+            let request = request_from_parts(&args)?;
+            if let Some(path) = &args.save_request {
+                fs::write(path, &request)
+                    .with_context(|| format!("writing request {}", path.display()))?;
+            }
+            request
+        }
+    };
+
+    let report = verifier_core::verify_json(&request);
+    let json = serde_json::to_string_pretty(&report).context("serialising the report")?;
+    println!("{json}");
+    if report.verified {
+        Ok(ExitCode::SUCCESS)
+    } else {
+        // A one-line reason on stderr; the full story is in the report on stdout.
+        let reason = report
+            .errors
+            .first()
+            .cloned()
+            .unwrap_or_else(|| "no signature passed the policy".into());
+        eprintln!("nv2: not verified: {reason}");
+        Ok(ExitCode::from(EXIT_NOT_VERIFIED))
+    }
+}
+
+fn read_request(source: &str) -> anyhow::Result<Vec<u8>> {
+    if source == "-" {
+        let mut buf = Vec::new();
+        std::io::stdin()
+            .read_to_end(&mut buf)
+            .context("reading the request from stdin")?;
+        Ok(buf)
+    } else {
+        fs::read(source).with_context(|| format!("reading request {source}"))
+    }
+}
+
+fn request_from_parts(args: &VerifyArgs) -> anyhow::Result<Vec<u8>> {
+    let read_json = |path: &PathBuf, what: &str| -> anyhow::Result<serde_json::Value> {
+        let bytes = fs::read(path).with_context(|| format!("reading {what} {}", path.display()))?;
+        serde_json::from_slice(&bytes)
+            .with_context(|| format!("{what} {} is not JSON", path.display()))
+    };
+    // clap's `requires_all` guarantees these with --envelope.
+    let (Some(subject), Some(policy), Some(reference)) =
+        (&args.subject, &args.trust_policy, &args.reference)
+    else {
+        bail!("--envelope needs --subject, --trust-policy and --reference");
+    };
+    let subject = read_json(subject, "subject descriptor")?;
+    let policy = read_json(policy, "trust policy")?;
+    let mut envelopes = Vec::new();
+    for path in &args.envelope {
+        envelopes
+            .push(fs::read(path).with_context(|| format!("reading envelope {}", path.display()))?);
+    }
+    let mut stores = Vec::new();
+    for entry in &args.trust_store {
+        let Some((name, file)) = entry.split_once('=') else {
+            bail!("--trust-store {entry:?}: expected NAME=PEMFILE, e.g. ca:demo=demo.crt");
+        };
+        let pem = fs::read_to_string(file)
+            .with_context(|| format!("reading trust store {name} from {file}"))?;
+        stores.push((name.to_string(), pem));
+    }
+    let time = match &args.time {
+        Some(t) => t.clone(),
+        None => format_rfc3339(system_time_to_unix(SystemTime::now())?)?,
+    };
+    let request = build_request(reference, &subject, &envelopes, &policy, &stores, &time);
+    Ok(serde_json::to_vec_pretty(&request)?)
+}
