@@ -119,7 +119,8 @@ pub struct SigningKey {
 
 #[derive(Clone)]
 enum Inner {
-    Rsa(RsaPrivateKey),
+    // Boxed: an RSA key is several times the size of an EC one.
+    Rsa(alloc::boxed::Box<RsaPrivateKey>),
     P256(p256::SecretKey),
     P384(p384::SecretKey),
     P521(p521::SecretKey),
@@ -136,7 +137,7 @@ impl SigningKey {
     /// Generates a fresh key from the OS random source. RSA generation is slow in debug builds
     /// (seconds for 2048 bits, much longer for 4096).
     pub fn generate(key_type: KeyType) -> Result<Self, SignError> {
-        let rsa = |bits| RsaPrivateKey::new(&mut OsRng, bits).map(Inner::Rsa);
+        let rsa = |bits| RsaPrivateKey::new(&mut OsRng, bits).map(|k| Inner::Rsa(k.into()));
         let inner = match key_type {
             KeyType::Rsa1024 => rsa(1024)?,
             KeyType::Rsa2048 => rsa(2048)?,
@@ -166,7 +167,7 @@ impl SigningKey {
         let info = PrivateKeyInfo::from_der(der).map_err(|e| SignError::Pkcs8(e.into()))?;
         let oid = info.algorithm.oid;
         let inner = if oid == OID_RSA_ENCRYPTION {
-            Inner::Rsa(RsaPrivateKey::from_pkcs8_der(der)?)
+            Inner::Rsa(RsaPrivateKey::from_pkcs8_der(der)?.into())
         } else if oid == OID_EC_PUBLIC_KEY {
             let curve = info
                 .algorithm
@@ -316,7 +317,7 @@ impl SigningKey {
                 key: self.kind(),
             });
         };
-        let k = k.clone();
+        let k = RsaPrivateKey::clone(k);
         // Deterministic scheme: no randomness needed (the key's blinding uses none either).
         Ok(match hash {
             HashAlgorithm::Sha1 => rsa::pkcs1v15::SigningKey::<sha1::Sha1>::new(k)

@@ -196,7 +196,7 @@ fn envelope_has_notations_shape() {
     let (key, cert) = test_chain(KeyType::EcP256);
     let mut opts = SignOptions::new(signing_time());
     opts.signing_agent = Some("Notation/1.0.0".into());
-    let bytes = sign_envelope(&key, &[cert.clone()], &descriptor(), &opts).unwrap();
+    let bytes = sign_envelope(&key, core::slice::from_ref(&cert), &descriptor(), &opts).unwrap();
     let text = core::str::from_utf8(&bytes).unwrap();
     assert!(
         text.starts_with(r#"{"payload":""#),
@@ -297,7 +297,7 @@ fn sign_envelope_refuses_bad_inputs() {
     let (other, _) = test_chain(KeyType::EcP256);
     let opts = SignOptions::new(signing_time());
     assert!(matches!(
-        sign_envelope(&other, &[cert.clone()], &descriptor(), &opts),
+        sign_envelope(&other, core::slice::from_ref(&cert), &descriptor(), &opts),
         Err(SignError::KeyCertificateMismatch)
     ));
     assert!(matches!(
@@ -310,7 +310,7 @@ fn sign_envelope_refuses_bad_inputs() {
         json!({"mediaType": "a", "digest": "sha256:00", "size": -1}),
     ] {
         assert!(matches!(
-            sign_envelope(&key, &[cert.clone()], &bad, &opts),
+            sign_envelope(&key, core::slice::from_ref(&cert), &bad, &opts),
             Err(SignError::InvalidDescriptor { .. })
         ));
     }
