@@ -48,6 +48,12 @@ impl TrustAnchors {
         Ok(anchors)
     }
 
+    /// Whether `der` is, byte for byte, a certificate of a store of the scheme's type.
+    pub fn is_anchor(&self, scheme: SigningScheme, der: &[u8]) -> bool {
+        let kind = scheme.trust_store_type();
+        self.stores.iter().filter(|(_, k, _)| k == kind).flat_map(|(_, _, ders)| ders.iter()).any(|a| a.as_slice() == der)
+    }
+
     /// Some certificate of `chain` is, byte for byte, a certificate of a store of the type the
     /// signing scheme requires (`ca` for notary.x509, `signingAuthority` for the signing
     /// authority scheme).
@@ -56,13 +62,7 @@ impl TrustAnchors {
         if let Some(store) = self.missing.iter().find(|k| k.split(':').next() == Some(kind)) {
             return Err(Error::TrustStoreMissing { store: store.clone() });
         }
-        let trusted = self
-            .stores
-            .iter()
-            .filter(|(_, k, _)| k == kind)
-            .flat_map(|(_, _, ders)| ders.iter())
-            .any(|anchor| chain.iter().any(|cert| cert.der == anchor.as_slice()));
-        if trusted {
+        if chain.iter().any(|cert| self.is_anchor(scheme, cert.der)) {
             Ok(())
         } else {
             Err(Error::UntrustedChain)

@@ -226,7 +226,9 @@ fn check_integrity(input: &SignatureInput, subject: &Descriptor) -> Result<Verif
 /// Authenticity: the chain obeys the certificate requirements, leads to a trusted certificate
 /// of the policy's stores, and the signing certificate's subject is a trusted identity.
 fn check_authenticity(envelope: &Envelope, certs: &[CertificateView<'_>], ctx: &Context<'_>) -> Result<(), Error> {
-    chain::check_chain(certs, envelope.x5c.len())?;
+    let root = &certs[certs.len() - 1];
+    let root_is_anchor = ctx.anchors.is_anchor(envelope.header.signing_scheme, root.der);
+    chain::check_chain(certs, envelope.x5c.len(), root_is_anchor)?;
     ctx.anchors.check_trusted(envelope.header.signing_scheme, certs)?;
     let subject = certs[0].subject_attributes();
     if !ctx.policy.identities.matches(&subject) {

@@ -238,3 +238,17 @@ fn self_signed_leaf_like_notation_generate_test() {
     assert_valid(&report);
     assert_eq!(report.signatures[0].signer.as_deref(), Some("CN=demo,O=Notary,L=Seattle,ST=WA,C=US"));
 }
+
+#[test]
+fn root_self_signature_is_checked_unless_the_root_is_the_anchor() {
+    let (root, inter, leaf) = three_level();
+    let mut broken = root.clone();
+    let n = broken.der.len();
+    broken.der[n - 1] ^= 0x01; // the last byte of the root's own ECDSA signature
+    // Anchored on the intermediate, the root must prove it is self-signed.
+    assert_fails(&verify_chain(&[&leaf, &inter, &broken], &inter), Stage::Authenticity, |e| {
+        matches!(e, Error::ChainRootMissing)
+    });
+    // The root itself is the anchor: trusted as given, like every X.509 path validator does.
+    assert_valid(&verify_chain(&[&leaf, &inter, &broken], &broken));
+}

@@ -14,15 +14,17 @@ pub const MAX_CHAIN_LEN: usize = 10;
 
 const EKU_CODE_SIGNING: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1.5.5.7.3.3");
 
-/// Applies every structural rule to the chain. Trust (which root) is decided elsewhere.
-pub fn check_chain(chain: &[CertificateView<'_>], total_len: usize) -> Result<(), Error> {
+/// Applies every structural rule to the chain. Trust (which root) is decided elsewhere;
+/// `root_is_anchor` says whether the last certificate is byte for byte a trust anchor, whose
+/// self-signature proves nothing more (RFC 5280 §6.1: trust anchors are trusted as given).
+pub fn check_chain(chain: &[CertificateView<'_>], total_len: usize, root_is_anchor: bool) -> Result<(), Error> {
     check_chain_length(total_len)?;
     for (index, cert) in chain.iter().enumerate() {
         check_signature_algorithm(index, cert)?;
         check_key_strength(index, cert)?;
         check_no_unknown_critical_extensions(index, cert)?;
     }
-    check_issuance(chain)?;
+    check_issuance(chain, root_is_anchor)?;
     check_leaf_certificate(&chain[0])?;
     for (index, cert) in chain.iter().enumerate().skip(1) {
         check_ca_certificate(index, cert)?;
@@ -61,8 +63,9 @@ pub fn check_no_unknown_critical_extensions(index: usize, cert: &CertificateView
 }
 
 /// Each certificate is issued (name and signature) by the next one, and the last one is a
-/// self-signed root. A leaf alone must therefore be self-signed.
-pub fn check_issuance(chain: &[CertificateView<'_>]) -> Result<(), Error> {
+/// self-signed root. A leaf alone must therefore be self-signed. The root's own signature is
+/// verified unless it is a trust anchor.
+pub fn check_issuance(chain: &[CertificateView<'_>], root_is_anchor: bool) -> Result<(), Error> {
     for index in 0..chain.len() - 1 {
         let (cert, issuer) = (&chain[index], &chain[index + 1]);
         if cert.cert.tbs_certificate.issuer != issuer.cert.tbs_certificate.subject {
@@ -73,7 +76,7 @@ pub fn check_issuance(chain: &[CertificateView<'_>]) -> Result<(), Error> {
         }
     }
     let root = &chain[chain.len() - 1];
-    if !root.names_itself_as_issuer() || !root.is_signed_by(root) {
+    if !root.names_itself_as_issuer() || (!root_is_anchor && !root.is_signed_by(root)) {
         return Err(Error::ChainRootMissing);
     }
     Ok(())

@@ -24,9 +24,18 @@ const SECP256R1: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.
 const SECP384R1: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.132.0.34");
 const SECP521R1: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.132.0.35");
 
-/// A public key of an allowed type.
+/// A public key of an allowed type: the parsed key, and its raw bytes (PKCS#1 `RSAPublicKey`
+/// or the SEC1 point) for the native backend.
 #[derive(Clone)]
-pub enum PublicKey {
+pub struct PublicKey {
+    kind: KeyKind,
+    #[cfg_attr(not(feature = "ring"), allow(dead_code))]
+    raw: Vec<u8>,
+}
+
+/// The key, parsed by the RustCrypto crates (which also validate it).
+#[derive(Clone)]
+pub(crate) enum KeyKind {
     Rsa { key: RsaPublicKey, bits: usize },
     P256(p256::ecdsa::VerifyingKey),
     P384(p384::ecdsa::VerifyingKey),
@@ -35,11 +44,11 @@ pub enum PublicKey {
 
 impl core::fmt::Debug for PublicKey {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        match self {
-            PublicKey::Rsa { bits, .. } => write!(f, "RSA-{bits}"),
-            PublicKey::P256(_) => f.write_str("P-256"),
-            PublicKey::P384(_) => f.write_str("P-384"),
-            PublicKey::P521(_) => f.write_str("P-521"),
+        match &self.kind {
+            KeyKind::Rsa { bits, .. } => write!(f, "RSA-{bits}"),
+            KeyKind::P256(_) => f.write_str("P-256"),
+            KeyKind::P384(_) => f.write_str("P-384"),
+            KeyKind::P521(_) => f.write_str("P-521"),
         }
     }
 }
@@ -72,7 +81,7 @@ impl PublicKey {
             let key = RsaPublicKey::from_pkcs1_der(key_bytes)
                 .map_err(|e| alloc::format!("malformed RSA key: {e}"))?;
             let bits = key.n().bits();
-            return Ok(PublicKey::Rsa { key, bits });
+            return Ok(PublicKey { kind: KeyKind::Rsa { key, bits }, raw: key_bytes.to_vec() });
         }
         if spki.algorithm.oid == EC_PUBLIC_KEY {
             let curve = spki
@@ -82,12 +91,13 @@ impl PublicKey {
                 .and_then(|p| p.decode_as::<ObjectIdentifier>().ok())
                 .ok_or_else(|| String::from("EC key without a named curve"))?;
             let bad = |_| String::from("malformed EC point");
-            return match curve {
-                SECP256R1 => p256::ecdsa::VerifyingKey::from_sec1_bytes(key_bytes).map(PublicKey::P256).map_err(bad),
-                SECP384R1 => p384::ecdsa::VerifyingKey::from_sec1_bytes(key_bytes).map(PublicKey::P384).map_err(bad),
-                SECP521R1 => p521::ecdsa::VerifyingKey::from_sec1_bytes(key_bytes).map(PublicKey::P521).map_err(bad),
+            let kind = match curve {
+                SECP256R1 => p256::ecdsa::VerifyingKey::from_sec1_bytes(key_bytes).map(KeyKind::P256).map_err(bad),
+                SECP384R1 => p384::ecdsa::VerifyingKey::from_sec1_bytes(key_bytes).map(KeyKind::P384).map_err(bad),
+                SECP521R1 => p521::ecdsa::VerifyingKey::from_sec1_bytes(key_bytes).map(KeyKind::P521).map_err(bad),
                 other => Err(alloc::format!("EC curve {other} is not P-256, P-384 or P-521")),
-            };
+            }?;
+            return Ok(PublicKey { kind, raw: key_bytes.to_vec() });
         }
         Err(alloc::format!("key algorithm {} is neither RSA nor EC", spki.algorithm.oid))
     }
@@ -95,22 +105,27 @@ impl PublicKey {
     /// signature-specification.md, "Algorithm Selection": the only algorithm this key may sign
     /// with. RSA keys other than 2048, 3072 and 4096 bits have none.
     pub fn required_algorithm(&self) -> Result<SignatureAlgorithm, String> {
-        match self {
-            PublicKey::Rsa { bits: 2048, .. } => Ok(SignatureAlgorithm::Ps256),
-            PublicKey::Rsa { bits: 3072, .. } => Ok(SignatureAlgorithm::Ps384),
-            PublicKey::Rsa { bits: 4096, .. } => Ok(SignatureAlgorithm::Ps512),
-            PublicKey::Rsa { bits, .. } => Err(alloc::format!("RSA-{bits} is not allowed (2048, 3072 or 4096 bits)")),
-            PublicKey::P256(_) => Ok(SignatureAlgorithm::Es256),
-            PublicKey::P384(_) => Ok(SignatureAlgorithm::Es384),
-            PublicKey::P521(_) => Ok(SignatureAlgorithm::Es512),
+        match &self.kind {
+            KeyKind::Rsa { bits: 2048, .. } => Ok(SignatureAlgorithm::Ps256),
+            KeyKind::Rsa { bits: 3072, .. } => Ok(SignatureAlgorithm::Ps384),
+            KeyKind::Rsa { bits: 4096, .. } => Ok(SignatureAlgorithm::Ps512),
+            KeyKind::Rsa { bits, .. } => Err(alloc::format!("RSA-{bits} is not allowed (2048, 3072 or 4096 bits)")),
+            KeyKind::P256(_) => Ok(SignatureAlgorithm::Es256),
+            KeyKind::P384(_) => Ok(SignatureAlgorithm::Es384),
+            KeyKind::P521(_) => Ok(SignatureAlgorithm::Es512),
         }
+    }
+
+    /// Whether this is an RSA key (else EC).
+    pub fn is_rsa(&self) -> bool {
+        matches!(self.kind, KeyKind::Rsa { .. })
     }
 
     /// Whether this key may appear in a chain at all: RSA of at least 2048 bits, or an allowed
     /// curve (already guaranteed by [`PublicKey::from_spki`]).
     pub fn check_strength(&self) -> Result<(), String> {
-        match self {
-            PublicKey::Rsa { bits, .. } if *bits < 2048 => Err(alloc::format!("RSA-{bits} is weaker than 2048 bits")),
+        match &self.kind {
+            KeyKind::Rsa { bits, .. } if *bits < 2048 => Err(alloc::format!("RSA-{bits} is weaker than 2048 bits")),
             _ => Ok(()),
         }
     }
@@ -120,34 +135,48 @@ impl PublicKey {
     /// hash and a salt as long as the hash (RFC 7518 §3.5).
     pub fn verify_jws(&self, alg: SignatureAlgorithm, message: &[u8], signature: &[u8]) -> Result<(), JwsSignatureError> {
         use SignatureAlgorithm::*;
-        match (self, alg) {
-            (PublicKey::Rsa { key, .. }, Ps256) => verify_pss::<Sha256>(key, message, signature),
-            (PublicKey::Rsa { key, .. }, Ps384) => verify_pss::<Sha384>(key, message, signature),
-            (PublicKey::Rsa { key, .. }, Ps512) => verify_pss::<Sha512>(key, message, signature),
-            (PublicKey::P256(key), Es256) => {
-                let sig = p256::ecdsa::Signature::from_slice(signature).map_err(|_| JwsSignatureError::Encoding)?;
-                key.verify_prehash(&Sha256::digest(message), &sig).map_err(|_| JwsSignatureError::Invalid)
+        // The encoding is checked before any backend runs, so both report the same error.
+        let expected_len = match (&self.kind, alg) {
+            (KeyKind::Rsa { key, .. }, Ps256 | Ps384 | Ps512) => key.size(),
+            (KeyKind::P256(_), Es256) | (KeyKind::P384(_), Es384) | (KeyKind::P521(_), Es512) => {
+                alg.ecdsa_signature_len().unwrap_or(0)
             }
-            (PublicKey::P384(key), Es384) => {
-                let sig = p384::ecdsa::Signature::from_slice(signature).map_err(|_| JwsSignatureError::Encoding)?;
-                key.verify_prehash(&Sha384::digest(message), &sig).map_err(|_| JwsSignatureError::Invalid)
-            }
-            (PublicKey::P521(key), Es512) => {
-                if signature.len() != 132 {
-                    return Err(JwsSignatureError::Encoding);
-                }
-                let sig = p521::ecdsa::Signature::from_slice(signature).map_err(|_| JwsSignatureError::Encoding)?;
-                key.verify_prehash(&Sha512::digest(message), &sig).map_err(|_| JwsSignatureError::Invalid)
-            }
-            _ => Err(JwsSignatureError::Invalid),
+            _ => return Err(JwsSignatureError::Invalid),
+        };
+        if signature.len() != expected_len {
+            return Err(JwsSignatureError::Encoding);
+        }
+        #[cfg(feature = "ring")]
+        if let Some(ok) = super::native::verify_jws(&self.kind, &self.raw, alg, message, signature) {
+            return if ok { Ok(()) } else { Err(JwsSignatureError::Invalid) };
+        }
+        let ok = match (&self.kind, alg) {
+            (KeyKind::Rsa { key, .. }, Ps256) => verify_pss::<Sha256>(key, message, signature),
+            (KeyKind::Rsa { key, .. }, Ps384) => verify_pss::<Sha384>(key, message, signature),
+            (KeyKind::Rsa { key, .. }, _) => verify_pss::<Sha512>(key, message, signature),
+            (KeyKind::P256(key), _) => p256::ecdsa::Signature::from_slice(signature)
+                .is_ok_and(|sig| key.verify_prehash(&Sha256::digest(message), &sig).is_ok()),
+            (KeyKind::P384(key), _) => p384::ecdsa::Signature::from_slice(signature)
+                .is_ok_and(|sig| key.verify_prehash(&Sha384::digest(message), &sig).is_ok()),
+            (KeyKind::P521(key), _) => p521::ecdsa::Signature::from_slice(signature)
+                .is_ok_and(|sig| key.verify_prehash(&Sha512::digest(message), &sig).is_ok()),
+        };
+        if ok {
+            Ok(())
+        } else {
+            Err(JwsSignatureError::Invalid)
         }
     }
 
     /// Verifies a certificate signature: PKCS#1 v1.5 for RSA, DER ECDSA for EC keys.
     pub fn verify_certificate_signature(&self, hash: Hash, tbs: &[u8], signature: &[u8]) -> bool {
+        #[cfg(feature = "ring")]
+        if let Some(ok) = super::native::verify_certificate(&self.kind, &self.raw, hash, tbs, signature) {
+            return ok;
+        }
         let digest = hash.digest(tbs);
-        match self {
-            PublicKey::Rsa { key, .. } => {
+        match &self.kind {
+            KeyKind::Rsa { key, .. } => {
                 let scheme = match hash {
                     Hash::Sha256 => rsa::Pkcs1v15Sign::new::<Sha256>(),
                     Hash::Sha384 => rsa::Pkcs1v15Sign::new::<Sha384>(),
@@ -155,13 +184,13 @@ impl PublicKey {
                 };
                 key.verify(scheme, &digest, signature).is_ok()
             }
-            PublicKey::P256(key) => p256::ecdsa::Signature::from_der(signature)
+            KeyKind::P256(key) => p256::ecdsa::Signature::from_der(signature)
                 .map(|sig| key.verify_prehash(&digest, &sig).is_ok())
                 .unwrap_or(false),
-            PublicKey::P384(key) => p384::ecdsa::Signature::from_der(signature)
+            KeyKind::P384(key) => p384::ecdsa::Signature::from_der(signature)
                 .map(|sig| key.verify_prehash(&digest, &sig).is_ok())
                 .unwrap_or(false),
-            PublicKey::P521(key) => p521::ecdsa::Signature::from_der(signature)
+            KeyKind::P521(key) => p521::ecdsa::Signature::from_der(signature)
                 .map(|sig| key.verify_prehash(&digest, &sig).is_ok())
                 .unwrap_or(false),
         }
@@ -177,18 +206,13 @@ pub enum JwsSignatureError {
     Invalid,
 }
 
-fn verify_pss<D>(key: &RsaPublicKey, message: &[u8], signature: &[u8]) -> Result<(), JwsSignatureError>
+fn verify_pss<D>(key: &RsaPublicKey, message: &[u8], signature: &[u8]) -> bool
 where
     D: Digest + sha2::digest::FixedOutputReset + sha2::digest::DynDigest + Clone + Send + Sync + 'static,
 {
-    // The signature is exactly the modulus length (RFC 8017 §8.1.2 step 1).
-    if signature.len() != key.size() {
-        return Err(JwsSignatureError::Encoding);
-    }
     let digest = D::digest(message);
     let salt_len = <D as Digest>::output_size();
-    key.verify(rsa::Pss::new_with_salt::<D>(salt_len), &digest, signature)
-        .map_err(|_| JwsSignatureError::Invalid)
+    key.verify(rsa::Pss::new_with_salt::<D>(salt_len), &digest, signature).is_ok()
 }
 
 /// Parses a DER SubjectPublicKeyInfo (for callers holding raw bytes, such as tests).

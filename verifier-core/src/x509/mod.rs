@@ -5,6 +5,8 @@
 pub mod chain;
 pub mod key;
 pub mod name;
+#[cfg(feature = "ring")]
+mod native;
 
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -138,11 +140,9 @@ impl<'a> CertificateView<'a> {
             return false;
         };
         let Some(signature) = self.cert.signature.as_bytes() else { return false };
-        match (alg, key) {
-            (CertSignatureAlgorithm::RsaPkcs1(h), PublicKey::Rsa { .. })
-            | (CertSignatureAlgorithm::Ecdsa(h), PublicKey::P256(_) | PublicKey::P384(_) | PublicKey::P521(_)) => {
-                key.verify_certificate_signature(h, self.tbs_der, signature)
-            }
+        match alg {
+            CertSignatureAlgorithm::RsaPkcs1(h) if key.is_rsa() => key.verify_certificate_signature(h, self.tbs_der, signature),
+            CertSignatureAlgorithm::Ecdsa(h) if !key.is_rsa() => key.verify_certificate_signature(h, self.tbs_der, signature),
             _ => false,
         }
     }
