@@ -50,7 +50,10 @@ impl fmt::Display for DigestError {
         match self {
             DigestError::MissingAlgorithm => write!(f, "digest has no algorithm prefix"),
             DigestError::UnsupportedAlgorithm(a) => write!(f, "unsupported digest algorithm {a:?}"),
-            DigestError::BadEncoding => write!(f, "digest encoding is not lowercase hex of the right length"),
+            DigestError::BadEncoding => write!(
+                f,
+                "digest encoding is not lowercase hex of the right length"
+            ),
         }
     }
 }
@@ -72,7 +75,10 @@ impl Digest {
 
     /// A SHA-256 digest from its raw 32 bytes (e.g. a finished hasher).
     pub fn from_sha256(raw: [u8; 32]) -> Digest {
-        Digest { algorithm: Algorithm::Sha256, hex: hex::encode(raw) }
+        Digest {
+            algorithm: Algorithm::Sha256,
+            hex: hex::encode(raw),
+        }
     }
 
     /// The digest of `bytes` under this digest's own algorithm.
@@ -109,11 +115,16 @@ impl FromStr for Digest {
         // Lowercase only: the spec's registered algorithms require it, and it
         // keeps one spelling per digest (no case-folding duplicates on disk).
         let ok = hex.len() == algorithm.hex_len()
-            && hex.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+            && hex
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
         if !ok {
             return Err(DigestError::BadEncoding);
         }
-        Ok(Digest { algorithm, hex: hex.to_string() })
+        Ok(Digest {
+            algorithm,
+            hex: hex.to_string(),
+        })
     }
 }
 
@@ -159,10 +170,16 @@ mod tests {
     #[test]
     fn rejects_bad_digests() {
         assert_eq!("abc".parse::<Digest>(), Err(DigestError::MissingAlgorithm));
-        assert!(matches!("md5:00".parse::<Digest>(), Err(DigestError::UnsupportedAlgorithm(_))));
+        assert!(matches!(
+            "md5:00".parse::<Digest>(),
+            Err(DigestError::UnsupportedAlgorithm(_))
+        ));
         let upper = format!("sha256:{}", "A".repeat(64));
         assert_eq!(upper.parse::<Digest>(), Err(DigestError::BadEncoding));
-        assert_eq!("sha256:../../etc".parse::<Digest>(), Err(DigestError::BadEncoding));
+        assert_eq!(
+            "sha256:../../etc".parse::<Digest>(),
+            Err(DigestError::BadEncoding)
+        );
     }
 
     #[test]

@@ -28,11 +28,18 @@ impl fmt::Display for ManifestError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             ManifestError::Malformed(e) => write!(f, "malformed manifest: {e}"),
-            ManifestError::UnsupportedMediaType(m) => write!(f, "unsupported manifest media type {m:?}"),
-            ManifestError::MediaTypeMismatch { body, header } => {
-                write!(f, "manifest mediaType {body:?} does not match Content-Type {header:?}")
+            ManifestError::UnsupportedMediaType(m) => {
+                write!(f, "unsupported manifest media type {m:?}")
             }
-            ManifestError::MissingField(field) => write!(f, "manifest lacks required field {field:?}"),
+            ManifestError::MediaTypeMismatch { body, header } => {
+                write!(
+                    f,
+                    "manifest mediaType {body:?} does not match Content-Type {header:?}"
+                )
+            }
+            ManifestError::MissingField(field) => {
+                write!(f, "manifest lacks required field {field:?}")
+            }
         }
     }
 }
@@ -75,14 +82,21 @@ impl Manifest {
         // A Content-Type with parameters ("; charset=utf-8") names the same type.
         let header = content_type
             .map(|c| c.split(';').next().unwrap_or("").trim().to_string())
-            .filter(|c| !c.is_empty() && c != "application/json" && c != "application/octet-stream");
+            .filter(|c| {
+                !c.is_empty() && c != "application/json" && c != "application/octet-stream"
+            });
         let resolved = match (&m.media_type, &header) {
             (Some(body), Some(h)) if body != h => {
-                return Err(ManifestError::MediaTypeMismatch { body: body.clone(), header: h.clone() })
+                return Err(ManifestError::MediaTypeMismatch {
+                    body: body.clone(),
+                    header: h.clone(),
+                })
             }
             (Some(body), _) => body.clone(),
             (None, Some(h)) => h.clone(),
-            (None, None) => m.guess_type().ok_or_else(|| ManifestError::UnsupportedMediaType(String::new()))?,
+            (None, None) => m
+                .guess_type()
+                .ok_or_else(|| ManifestError::UnsupportedMediaType(String::new()))?,
         };
         if !mt::MANIFEST_TYPES.contains(&resolved.as_str()) {
             return Err(ManifestError::UnsupportedMediaType(resolved));
@@ -113,14 +127,20 @@ impl Manifest {
                 if self.schema_version != Some(2) {
                     return Err(ManifestError::MissingField("schemaVersion"));
                 }
-                self.config.as_ref().ok_or(ManifestError::MissingField("config"))?;
-                self.layers.as_ref().ok_or(ManifestError::MissingField("layers"))?;
+                self.config
+                    .as_ref()
+                    .ok_or(ManifestError::MissingField("config"))?;
+                self.layers
+                    .as_ref()
+                    .ok_or(ManifestError::MissingField("layers"))?;
             }
             mt::OCI_INDEX | mt::DOCKER_MANIFEST_LIST => {
                 if self.schema_version != Some(2) {
                     return Err(ManifestError::MissingField("schemaVersion"));
                 }
-                self.manifests.as_ref().ok_or(ManifestError::MissingField("manifests"))?;
+                self.manifests
+                    .as_ref()
+                    .ok_or(ManifestError::MissingField("manifests"))?;
             }
             // The artifact manifests carry no schemaVersion and may have no blobs.
             _ => {}
@@ -146,7 +166,9 @@ impl Manifest {
     /// What the referrers API reports as this manifest's artifact type:
     /// its `artifactType`, else its config's media type.
     pub fn effective_artifact_type(&self) -> Option<&str> {
-        self.artifact_type.as_deref().or(self.config.as_ref().map(|c| c.media_type.as_str()))
+        self.artifact_type
+            .as_deref()
+            .or(self.config.as_ref().map(|c| c.media_type.as_str()))
     }
 }
 
@@ -172,8 +194,14 @@ mod tests {
         assert!(matches!(e, ManifestError::MediaTypeMismatch { .. }));
         let e = Manifest::parse(br#"{"mediaType":"text/plain"}"#, None).unwrap_err();
         assert!(matches!(e, ManifestError::UnsupportedMediaType(_)));
-        assert!(matches!(Manifest::parse(b"{", None), Err(ManifestError::Malformed(_))));
-        let e = Manifest::parse(br#"{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json"}"#, None);
+        assert!(matches!(
+            Manifest::parse(b"{", None),
+            Err(ManifestError::Malformed(_))
+        ));
+        let e = Manifest::parse(
+            br#"{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json"}"#,
+            None,
+        );
         assert_eq!(e.unwrap_err(), ManifestError::MissingField("config"));
     }
 

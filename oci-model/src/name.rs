@@ -57,7 +57,9 @@ fn valid_component(c: &str) -> bool {
 /// Checks a repository name against the spec's grammar.
 pub fn validate_repository_name(name: &str) -> Result<(), NameError> {
     if name.is_empty() || name.len() > MAX_NAME {
-        return Err(NameError(format!("repository name must be 1 to {MAX_NAME} characters")));
+        return Err(NameError(format!(
+            "repository name must be 1 to {MAX_NAME} characters"
+        )));
     }
     if name.split('/').all(valid_component) {
         Ok(())
@@ -69,8 +71,12 @@ pub fn validate_repository_name(name: &str) -> Result<(), NameError> {
 /// Checks a tag against the spec's grammar.
 pub fn validate_tag(tag: &str) -> Result<(), NameError> {
     let b = tag.as_bytes();
-    let first_ok = b.first().is_some_and(|&c| c.is_ascii_alphanumeric() || c == b'_');
-    let rest_ok = b.iter().all(|&c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'.' | b'-'));
+    let first_ok = b
+        .first()
+        .is_some_and(|&c| c.is_ascii_alphanumeric() || c == b'_');
+    let rest_ok = b
+        .iter()
+        .all(|&c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'.' | b'-'));
     if first_ok && rest_ok && b.len() <= 128 {
         Ok(())
     } else {
@@ -84,10 +90,19 @@ mod tests {
 
     #[test]
     fn names() {
-        for ok in ["a", "library/alpine", "a/b/c/d/e/f/g/h/i", "my-app__x.y/z--9", "a_b"] {
+        for ok in [
+            "a",
+            "library/alpine",
+            "a/b/c/d/e/f/g/h/i",
+            "my-app__x.y/z--9",
+            "a_b",
+        ] {
             assert!(validate_repository_name(ok).is_ok(), "{ok}");
         }
-        for bad in ["", "A", "a//b", "/a", "a/", "..", "a/../b", "a/.b", "a..b", "a%2fb", "a___b", "-a", "a b"] {
+        for bad in [
+            "", "A", "a//b", "/a", "a/", "..", "a/../b", "a/.b", "a..b", "a%2fb", "a___b", "-a",
+            "a b",
+        ] {
             assert!(validate_repository_name(bad).is_err(), "{bad}");
         }
     }

@@ -27,7 +27,11 @@ pub struct AppState {
 
 impl AppState {
     pub fn new(store: Arc<dyn Storage>, config: Config) -> AppState {
-        AppState { store, config: Arc::new(config), htpasswd: None }
+        AppState {
+            store,
+            config: Arc::new(config),
+            htpasswd: None,
+        }
     }
 
     pub fn with_htpasswd(mut self, h: Htpasswd) -> AppState {
@@ -54,13 +58,20 @@ pub fn app(state: AppState) -> Router {
 
 /// `GET /v2/`: the API version check.
 async fn base(State(_): State<AppState>) -> Response {
-    (StatusCode::OK, [(axum::http::header::CONTENT_TYPE, "application/json")], "{}").into_response()
+    (
+        StatusCode::OK,
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        "{}",
+    )
+        .into_response()
 }
 
 /// Docker-era clients look for this header to recognise a v2 registry.
 async fn api_version_header(req: Request, next: Next) -> Response {
     let mut resp = next.run(req).await;
-    resp.headers_mut()
-        .insert("docker-distribution-api-version", HeaderValue::from_static("registry/2.0"));
+    resp.headers_mut().insert(
+        "docker-distribution-api-version",
+        HeaderValue::from_static("registry/2.0"),
+    );
     resp
 }

@@ -37,13 +37,21 @@ impl Htpasswd {
             if line.is_empty() || line.starts_with('#') {
                 continue;
             }
-            let (user, hash) = line.split_once(':').ok_or(format!("line {}: expected user:hash", i + 1))?;
+            let (user, hash) = line
+                .split_once(':')
+                .ok_or(format!("line {}: expected user:hash", i + 1))?;
             if !hash.starts_with("$2") {
-                return Err(format!("line {}: only bcrypt hashes are supported (htpasswd -B)", i + 1));
+                return Err(format!(
+                    "line {}: only bcrypt hashes are supported (htpasswd -B)",
+                    i + 1
+                ));
             }
             users.insert(user.to_string(), hash.to_string());
         }
-        Ok(Htpasswd { users, verified: Mutex::new(HashSet::new()) })
+        Ok(Htpasswd {
+            users,
+            verified: Mutex::new(HashSet::new()),
+        })
     }
 
     pub fn load(path: &Path) -> Result<Htpasswd, String> {
@@ -53,7 +61,9 @@ impl Htpasswd {
 
     /// Whether `user` / `password` match an entry.
     pub fn verify(&self, user: &str, password: &str) -> bool {
-        let Some(hash) = self.users.get(user) else { return false };
+        let Some(hash) = self.users.get(user) else {
+            return false;
+        };
         let mut h = Sha256::new();
         h.update(user.as_bytes());
         h.update([0]);
@@ -82,7 +92,9 @@ fn basic_credentials(req: &Request) -> Option<(String, String)> {
     if !scheme.eq_ignore_ascii_case("basic") {
         return None;
     }
-    let raw = base64::engine::general_purpose::STANDARD.decode(b64.trim()).ok()?;
+    let raw = base64::engine::general_purpose::STANDARD
+        .decode(b64.trim())
+        .ok()?;
     let text = String::from_utf8(raw).ok()?;
     let (u, p) = text.split_once(':')?;
     Some((u.to_string(), p.to_string()))
@@ -94,19 +106,26 @@ pub async fn require(State(state): State<AppState>, req: Request, next: Next) ->
     if state.config.read_only && !read {
         return ApiError::new(Code::Denied, "this registry is read-only").into_response();
     }
-    let Some(htpasswd) = state.htpasswd.clone() else { return next.run(req).await };
+    let Some(htpasswd) = state.htpasswd.clone() else {
+        return next.run(req).await;
+    };
     if read && state.config.anonymous_read {
         return next.run(req).await;
     }
     let ok = match basic_credentials(&req) {
-        Some((u, p)) => tokio::task::spawn_blocking(move || htpasswd.verify(&u, &p)).await.unwrap_or(false),
+        Some((u, p)) => tokio::task::spawn_blocking(move || htpasswd.verify(&u, &p))
+            .await
+            .unwrap_or(false),
         None => false,
     };
     if ok {
         next.run(req).await
     } else {
         ApiError::new(Code::Unauthorized, "authentication required")
-            .with_header(header::WWW_AUTHENTICATE, HeaderValue::from_static("Basic realm=\"nv2-registry\""))
+            .with_header(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Basic realm=\"nv2-registry\""),
+            )
             .into_response()
     }
 }

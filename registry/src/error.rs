@@ -66,7 +66,12 @@ pub struct ApiError {
 
 impl ApiError {
     pub fn new(code: Code, message: impl Into<String>) -> ApiError {
-        ApiError { code, status: None, message: message.into(), headers: Vec::new() }
+        ApiError {
+            code,
+            status: None,
+            message: message.into(),
+            headers: Vec::new(),
+        }
     }
 
     pub fn with_status(mut self, status: StatusCode) -> ApiError {
@@ -93,14 +98,23 @@ impl ApiError {
 impl From<StorageError> for ApiError {
     fn from(e: StorageError) -> ApiError {
         match e {
-            StorageError::UploadUnknown => ApiError::new(Code::BlobUploadUnknown, "upload session unknown or expired"),
-            StorageError::BlobUnknown => ApiError::new(Code::BlobUnknown, "blob unknown to registry"),
-            StorageError::DigestMismatch { expected, actual } => {
-                ApiError::new(Code::DigestInvalid, format!("content digest {actual} does not match {expected}"))
+            StorageError::UploadUnknown => {
+                ApiError::new(Code::BlobUploadUnknown, "upload session unknown or expired")
             }
-            StorageError::TooLarge { limit } => ApiError::new(Code::SizeInvalid, format!("content exceeds {limit} bytes"))
-                .with_status(StatusCode::PAYLOAD_TOO_LARGE),
-            StorageError::Body(e) => ApiError::new(Code::BlobUploadInvalid, format!("request body failed: {e}")),
+            StorageError::BlobUnknown => {
+                ApiError::new(Code::BlobUnknown, "blob unknown to registry")
+            }
+            StorageError::DigestMismatch { expected, actual } => ApiError::new(
+                Code::DigestInvalid,
+                format!("content digest {actual} does not match {expected}"),
+            ),
+            StorageError::TooLarge { limit } => {
+                ApiError::new(Code::SizeInvalid, format!("content exceeds {limit} bytes"))
+                    .with_status(StatusCode::PAYLOAD_TOO_LARGE)
+            }
+            StorageError::Body(e) => {
+                ApiError::new(Code::BlobUploadInvalid, format!("request body failed: {e}"))
+            }
             StorageError::Io(e) => ApiError::internal(e),
         }
     }
@@ -116,7 +130,12 @@ impl IntoResponse for ApiError {
             tracing::debug!(code = name, message = %self.message, "request refused");
         }
         let body = json!({"errors": [{"code": name, "message": self.message, "detail": null}]});
-        let mut resp = (status, [(header::CONTENT_TYPE, "application/json")], body.to_string()).into_response();
+        let mut resp = (
+            status,
+            [(header::CONTENT_TYPE, "application/json")],
+            body.to_string(),
+        )
+            .into_response();
         for (k, v) in self.headers {
             resp.headers_mut().append(k, v);
         }

@@ -24,4 +24,4 @@ pub use app::{app, AppState};
 pub use auth::Htpasswd;
 pub use config::Config;
 pub use error::{ApiError, Code};
-pub use storage::{FsStorage, Storage, StorageError};
+pub use storage::{FsOptions, FsStorage, Storage, StorageError};

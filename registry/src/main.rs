@@ -8,10 +8,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
-use nv2_registry::{app, AppState, Config, FsStorage, Htpasswd, Storage};
+use nv2_registry::{app, AppState, Config, FsOptions, FsStorage, Htpasswd, Storage};
 
 #[derive(Parser)]
-#[command(name = "nv2-registry", version, about = "OCI distribution v1.1 registry with the referrers API")]
+#[command(
+    name = "nv2-registry",
+    version,
+    about = "OCI distribution v1.1 registry with the referrers API"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
@@ -72,6 +76,11 @@ struct ServeArgs {
     /// Refuse all writes (403 DENIED).
     #[arg(long)]
     read_only: bool,
+    /// Do not fsync before acknowledging writes. A killed process still never
+    /// exposes partial files, but a power loss may lose acknowledged writes.
+    /// For benchmarks and throwaway registries only.
+    #[arg(long)]
+    unsafe_no_fsync: bool,
 }
 
 impl Default for ServeArgs {
@@ -89,7 +98,8 @@ impl Default for ServeArgs {
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,tower_http=warn".into()),
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info,tower_http=warn".into()),
         )
         .with_writer(std::io::stderr)
         .init();
@@ -102,7 +112,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             println!("{user}:{hash}");
             Ok(())
         }
-        Command::Serve(args) => tokio::runtime::Builder::new_multi_thread().enable_all().build()?.block_on(serve(args)),
+        Command::Serve(args) => tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()?
+            .block_on(serve(args)),
     }
 }
 
@@ -118,14 +131,24 @@ async fn serve(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
         anonymous_read: args.anonymous_read,
         ..Config::default()
     };
-    let store = Arc::new(FsStorage::open(&args.root, args.max_blob_size)?);
+    if args.unsafe_no_fsync {
+        tracing::warn!("--unsafe-no-fsync: acknowledged writes may be lost on power failure");
+    }
+    let opts = FsOptions {
+        max_blob_bytes: args.max_blob_size,
+        fsync: !args.unsafe_no_fsync,
+    };
+    let store = Arc::new(FsStorage::open_with(&args.root, opts)?);
     let mut state = AppState::new(store.clone(), config.clone());
     if let Some(p) = &args.htpasswd {
         state = state.with_htpasswd(Htpasswd::load(p)?);
     }
 
     // Idle upload sessions are swept once a minute (or per TTL if shorter).
-    let sweep = config.upload_ttl.min(Duration::from_secs(60)).max(Duration::from_secs(1));
+    let sweep = config
+        .upload_ttl
+        .min(Duration::from_secs(60))
+        .max(Duration::from_secs(1));
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(sweep);
         loop {
@@ -142,7 +165,11 @@ async fn serve(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
     let listener = std::net::TcpListener::bind(args.addr)?;
     listener.set_nonblocking(true)?;
     let local = listener.local_addr()?;
-    let scheme = if args.tls_cert.is_some() { "https" } else { "http" };
+    let scheme = if args.tls_cert.is_some() {
+        "https"
+    } else {
+        "http"
+    };
     // Tests and scripts read this line to learn the port.
     println!("nv2-registry listening on {scheme}://{local}");
     std::io::stdout().flush()?;
@@ -158,11 +185,16 @@ async fn serve(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
                 shutdown_signal().await;
                 h.graceful_shutdown(Some(Duration::from_secs(10)));
             });
-            axum_server::from_tcp_rustls(listener, tls).handle(handle).serve(router.into_make_service()).await?;
+            axum_server::from_tcp_rustls(listener, tls)
+                .handle(handle)
+                .serve(router.into_make_service())
+                .await?;
         }
         _ => {
             let listener = tokio::net::TcpListener::from_std(listener)?;
-            axum::serve(listener, router).with_graceful_shutdown(shutdown_signal()).await?;
+            axum::serve(listener, router)
+                .with_graceful_shutdown(shutdown_signal())
+                .await?;
         }
     }
     Ok(())

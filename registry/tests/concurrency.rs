@@ -35,7 +35,11 @@ fn data(seed: u64, len: usize) -> Vec<u8> {
 
 async fn push_chunked(c: &reqwest::Client, base: &str, name: &str, bytes: &[u8]) -> Digest {
     let d = Digest::sha256_of(bytes);
-    let r = c.post(format!("{base}/v2/{name}/blobs/uploads/")).send().await.unwrap();
+    let r = c
+        .post(format!("{base}/v2/{name}/blobs/uploads/"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 202);
     let mut loc = r.headers()["location"].to_str().unwrap().to_string();
     let mut off = 0;
@@ -53,7 +57,11 @@ async fn push_chunked(c: &reqwest::Client, base: &str, name: &str, bytes: &[u8])
         loc = r.headers()["location"].to_str().unwrap().to_string();
         off += chunk.len();
     }
-    let r = c.put(format!("{base}{loc}?digest={d}")).send().await.unwrap();
+    let r = c
+        .put(format!("{base}{loc}?digest={d}"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 201);
     d
 }
@@ -71,7 +79,10 @@ async fn many_clients_same_and_different_blobs() {
             let name = format!("team{}/app", i % 3);
             // Everyone pushes the shared blob.
             let r = c
-                .post(format!("{base}/v2/{name}/blobs/uploads/?digest={}", Digest::sha256_of(&shared)))
+                .post(format!(
+                    "{base}/v2/{name}/blobs/uploads/?digest={}",
+                    Digest::sha256_of(&shared)
+                ))
                 .body(shared.to_vec())
                 .send()
                 .await
@@ -83,7 +94,12 @@ async fn many_clients_same_and_different_blobs() {
                 push_chunked(&c, &base, &name, &own).await
             } else {
                 let d = Digest::sha256_of(&own);
-                let r = c.post(format!("{base}/v2/{name}/blobs/uploads/?digest={d}")).body(own.clone()).send().await.unwrap();
+                let r = c
+                    .post(format!("{base}/v2/{name}/blobs/uploads/?digest={d}"))
+                    .body(own.clone())
+                    .send()
+                    .await
+                    .unwrap();
                 assert_eq!(r.status(), 201);
                 d
             };
@@ -93,10 +109,24 @@ async fn many_clients_same_and_different_blobs() {
     let c = common::client();
     for t in tasks {
         let (name, d, own) = t.await.unwrap();
-        let got = c.get(format!("{base}/v2/{name}/blobs/{d}")).send().await.unwrap().bytes().await.unwrap();
+        let got = c
+            .get(format!("{base}/v2/{name}/blobs/{d}"))
+            .send()
+            .await
+            .unwrap()
+            .bytes()
+            .await
+            .unwrap();
         assert_eq!(Digest::sha256_of(&got), d);
         assert_eq!(got.len(), own.len());
-        let got = c.get(format!("{base}/v2/{name}/blobs/{shared_digest}")).send().await.unwrap().bytes().await.unwrap();
+        let got = c
+            .get(format!("{base}/v2/{name}/blobs/{shared_digest}"))
+            .send()
+            .await
+            .unwrap()
+            .bytes()
+            .await
+            .unwrap();
         assert_eq!(Digest::sha256_of(&got), shared_digest);
     }
 }
@@ -105,14 +135,26 @@ async fn many_clients_same_and_different_blobs() {
 async fn parallel_referrers_of_one_subject() {
     let (base, _dir) = serve().await;
     let c = common::client();
-    let r = c.post(format!("{base}/v2/s/blobs/uploads/?digest={}", Digest::sha256_of(b"{}"))).body("{}").send().await.unwrap();
+    let r = c
+        .post(format!(
+            "{base}/v2/s/blobs/uploads/?digest={}",
+            Digest::sha256_of(b"{}")
+        ))
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 201);
     let subject = Digest::sha256_of(b"subject that is never pushed");
     let mut tasks = Vec::new();
     for i in 0..64 {
         let (base, subject) = (base.clone(), subject.clone());
         tasks.push(tokio::spawn(async move {
-            let body = common::image_manifest(&[], Some((&subject, 10)), Some(&format!("application/x.kind{i}")));
+            let body = common::image_manifest(
+                &[],
+                Some((&subject, 10)),
+                Some(&format!("application/x.kind{i}")),
+            );
             let d = Digest::sha256_of(&body);
             let r = common::client()
                 .put(format!("{base}/v2/s/manifests/{d}"))
@@ -122,7 +164,10 @@ async fn parallel_referrers_of_one_subject() {
                 .await
                 .unwrap();
             assert_eq!(r.status(), 201);
-            assert_eq!(r.headers()["oci-subject"].to_str().unwrap(), subject.to_string());
+            assert_eq!(
+                r.headers()["oci-subject"].to_str().unwrap(),
+                subject.to_string()
+            );
             d
         }));
     }
@@ -131,8 +176,19 @@ async fn parallel_referrers_of_one_subject() {
         pushed.push(t.await.unwrap().to_string());
     }
     pushed.sort();
-    let idx: Value = c.get(format!("{base}/v2/s/referrers/{subject}")).send().await.unwrap().json_bytes().await;
-    let mut listed: Vec<String> = idx["manifests"].as_array().unwrap().iter().map(|m| m["digest"].as_str().unwrap().to_string()).collect();
+    let idx: Value = c
+        .get(format!("{base}/v2/s/referrers/{subject}"))
+        .send()
+        .await
+        .unwrap()
+        .json_bytes()
+        .await;
+    let mut listed: Vec<String> = idx["manifests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["digest"].as_str().unwrap().to_string())
+        .collect();
     listed.sort();
     assert_eq!(listed, pushed);
 }

@@ -28,7 +28,8 @@ fn run(cmd: &mut Command) -> String {
 
 /// The digest of the manifest tagged `tag` in an OCI image layout.
 fn layout_digest(layout: &Path, tag: &str) -> String {
-    let index: Value = serde_json::from_slice(&std::fs::read(layout.join("index.json")).unwrap()).unwrap();
+    let index: Value =
+        serde_json::from_slice(&std::fs::read(layout.join("index.json")).unwrap()).unwrap();
     index["manifests"]
         .as_array()
         .unwrap()
@@ -54,23 +55,47 @@ async fn umoci_image_through_skopeo_keeps_digests() {
     let layout = dir.path().join("src-layout");
     let file = dir.path().join("hello.txt");
     std::fs::write(&file, "hello from umoci\n").unwrap();
-    run(Command::new("umoci").args(["init", "--layout"]).arg(&layout));
-    run(Command::new("umoci").args(["new", "--image"]).arg(format!("{}:v1", layout.display())));
-    run(Command::new("umoci").args(["insert", "--image"]).arg(format!("{}:v1", layout.display())).arg(&file).arg("/hello.txt"));
+    run(Command::new("umoci")
+        .args(["init", "--layout"])
+        .arg(&layout));
+    run(Command::new("umoci")
+        .args(["new", "--image"])
+        .arg(format!("{}:v1", layout.display())));
+    run(Command::new("umoci")
+        .args(["insert", "--image"])
+        .arg(format!("{}:v1", layout.display()))
+        .arg(&file)
+        .arg("/hello.txt"));
     let source = layout_digest(&layout, "v1");
 
     let dest = format!("docker://{}/interop/umoci:v1", server.host());
-    run(Command::new("skopeo").args(["--insecure-policy", "copy", "--dest-tls-verify=false"]).arg(format!("oci:{}:v1", layout.display())).arg(&dest));
+    run(Command::new("skopeo")
+        .args(["--insecure-policy", "copy", "--dest-tls-verify=false"])
+        .arg(format!("oci:{}:v1", layout.display()))
+        .arg(&dest));
     let r = get(format!("{}/v2/interop/umoci/manifests/v1", server.base)).await;
     assert_eq!(r.status(), 200);
-    assert_eq!(r.headers()["docker-content-digest"].to_str().unwrap(), source, "digest changed on the way in");
+    assert_eq!(
+        r.headers()["docker-content-digest"].to_str().unwrap(),
+        source,
+        "digest changed on the way in"
+    );
 
-    let tags = run(Command::new("skopeo").args(["list-tags", "--tls-verify=false"]).arg(format!("docker://{}/interop/umoci", server.host())));
+    let tags = run(Command::new("skopeo")
+        .args(["list-tags", "--tls-verify=false"])
+        .arg(format!("docker://{}/interop/umoci", server.host())));
     assert!(tags.contains("\"v1\""), "{tags}");
 
     let out = dir.path().join("out-layout");
-    run(Command::new("skopeo").args(["--insecure-policy", "copy", "--src-tls-verify=false"]).arg(&dest).arg(format!("oci:{}:v1", out.display())));
-    assert_eq!(layout_digest(&out, "v1"), source, "digest changed on the way out");
+    run(Command::new("skopeo")
+        .args(["--insecure-policy", "copy", "--src-tls-verify=false"])
+        .arg(&dest)
+        .arg(format!("oci:{}:v1", out.display())));
+    assert_eq!(
+        layout_digest(&out, "v1"),
+        source,
+        "digest changed on the way out"
+    );
 }
 
 const ORAS_SCRIPT: &str = r#"
@@ -95,30 +120,70 @@ async fn oras_python_pushes_artifact_with_subject() {
     let c = client();
     // The subject: a minimal image pushed with plain HTTP.
     let empty = Digest::sha256_of(b"{}");
-    let r = c.post(format!("{}/v2/interop/oras/blobs/uploads/?digest={empty}", server.base)).body("{}").send().await.unwrap();
+    let r = c
+        .post(format!(
+            "{}/v2/interop/oras/blobs/uploads/?digest={empty}",
+            server.base
+        ))
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 201);
     let subject = image_manifest(&[], None, None);
     let sd = Digest::sha256_of(&subject);
-    let r = c.put(format!("{}/v2/interop/oras/manifests/v1", server.base)).header("content-type", OCI_MANIFEST).body(subject.clone()).send().await.unwrap();
+    let r = c
+        .put(format!("{}/v2/interop/oras/manifests/v1", server.base))
+        .header("content-type", OCI_MANIFEST)
+        .body(subject.clone())
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 201);
 
     let work = dir.path().join("work");
     std::fs::create_dir(&work).unwrap();
     std::fs::write(work.join("sbom.json"), r#"{"spdxVersion":"SPDX-2.3"}"#).unwrap();
     std::fs::write(work.join("config.json"), "{}").unwrap();
-    let out = run(Command::new("python3").current_dir(&work).args(["-c", ORAS_SCRIPT, server.host(), &sd.to_string(), &subject.len().to_string()]));
+    let out = run(Command::new("python3").current_dir(&work).args([
+        "-c",
+        ORAS_SCRIPT,
+        server.host(),
+        &sd.to_string(),
+        &subject.len().to_string(),
+    ]));
     assert!(out.trim().ends_with("201"), "oras push: {out}");
 
-    let idx: Value = serde_json::from_slice(&get(format!("{}/v2/interop/oras/referrers/{sd}", server.base)).await.bytes().await.unwrap()).unwrap();
+    let idx: Value = serde_json::from_slice(
+        &get(format!("{}/v2/interop/oras/referrers/{sd}", server.base))
+            .await
+            .bytes()
+            .await
+            .unwrap(),
+    )
+    .unwrap();
     let ms = idx["manifests"].as_array().unwrap();
     assert_eq!(ms.len(), 1, "{idx}");
-    assert_eq!(ms[0]["artifactType"], "application/vnd.example.sbom.config.v1+json");
+    assert_eq!(
+        ms[0]["artifactType"],
+        "application/vnd.example.sbom.config.v1+json"
+    );
     assert_eq!(ms[0]["annotations"]["org.example.kind"], "sbom");
     // The listed digest is the manifest the sbom tag points at.
     let r = get(format!("{}/v2/interop/oras/manifests/sbom", server.base)).await;
-    assert_eq!(r.headers()["docker-content-digest"].to_str().unwrap(), ms[0]["digest"].as_str().unwrap());
+    assert_eq!(
+        r.headers()["docker-content-digest"].to_str().unwrap(),
+        ms[0]["digest"].as_str().unwrap()
+    );
     let filtered: Value = serde_json::from_slice(
-        &get(format!("{}/v2/interop/oras/referrers/{sd}?artifactType=application/other", server.base)).await.bytes().await.unwrap(),
+        &get(format!(
+            "{}/v2/interop/oras/referrers/{sd}?artifactType=application/other",
+            server.base
+        ))
+        .await
+        .bytes()
+        .await
+        .unwrap(),
     )
     .unwrap();
     assert_eq!(filtered["manifests"].as_array().unwrap().len(), 0);
@@ -134,25 +199,62 @@ async fn oci_client_crate_pushes_and_lists_referrers() {
     let _ = client(); // installs the rustls provider
     let dir = tempfile::tempdir().unwrap();
     let server = Server::start(&dir.path().join("root"), &[]);
-    let oc = Client::new(ClientConfig { protocol: ClientProtocol::Http, ..Default::default() });
+    let oc = Client::new(ClientConfig {
+        protocol: ClientProtocol::Http,
+        ..Default::default()
+    });
     let auth = RegistryAuth::Anonymous;
 
-    let image: Reference = format!("{}/interop/oci-client:v1", server.host()).parse().unwrap();
-    let layer = ImageLayer::new(b"layer from oci-client".to_vec(), "application/vnd.oci.image.layer.v1.tar".into(), None);
-    let config = Config::new(b"{\"architecture\":\"amd64\",\"os\":\"linux\"}".to_vec(), "application/vnd.oci.image.config.v1+json".into(), None);
-    let pushed = oc.push(&image, &[layer], config, &auth, None).await.unwrap();
+    let image: Reference = format!("{}/interop/oci-client:v1", server.host())
+        .parse()
+        .unwrap();
+    let layer = ImageLayer::new(
+        b"layer from oci-client".to_vec(),
+        "application/vnd.oci.image.layer.v1.tar".into(),
+        None,
+    );
+    let config = Config::new(
+        b"{\"architecture\":\"amd64\",\"os\":\"linux\"}".to_vec(),
+        "application/vnd.oci.image.config.v1+json".into(),
+        None,
+    );
+    let pushed = oc
+        .push(&image, &[layer], config, &auth, None)
+        .await
+        .unwrap();
     let (manifest, digest) = oc.pull_manifest(&image, &auth).await.unwrap();
     assert!(pushed.manifest_url.contains("/manifests/"));
     assert!(matches!(manifest, OciManifest::Image(_)), "{manifest:?}");
-    let raw = get(format!("{}/v2/interop/oci-client/manifests/{digest}", server.base)).await.bytes().await.unwrap();
+    let raw = get(format!(
+        "{}/v2/interop/oci-client/manifests/{digest}",
+        server.base
+    ))
+    .await
+    .bytes()
+    .await
+    .unwrap();
     assert_eq!(Digest::sha256_of(&raw).to_string(), digest);
 
     // A signature-like referrer: empty config, one blob, subject = the image.
-    let sig_ref: Reference = format!("{}/interop/oci-client@{}", server.host(), Digest::sha256_of(b"placeholder")).parse().unwrap();
-    oc.push_blob(&sig_ref, b"{}".to_vec(), &Digest::sha256_of(b"{}").to_string()).await.unwrap();
+    let sig_ref: Reference = format!(
+        "{}/interop/oci-client@{}",
+        server.host(),
+        Digest::sha256_of(b"placeholder")
+    )
+    .parse()
+    .unwrap();
+    oc.push_blob(
+        &sig_ref,
+        b"{}".to_vec(),
+        &Digest::sha256_of(b"{}").to_string(),
+    )
+    .await
+    .unwrap();
     let sig = b"fake jws envelope".to_vec();
     let sig_digest = Digest::sha256_of(&sig).to_string();
-    oc.push_blob(&sig_ref, sig.clone(), &sig_digest).await.unwrap();
+    oc.push_blob(&sig_ref, sig.clone(), &sig_digest)
+        .await
+        .unwrap();
     let referrer = OciImageManifest {
         schema_version: 2,
         media_type: Some("application/vnd.oci.image.manifest.v1+json".into()),
@@ -162,7 +264,12 @@ async fn oci_client_crate_pushes_and_lists_referrers() {
             size: 2,
             ..Default::default()
         },
-        layers: vec![OciDescriptor { media_type: "application/jose+json".into(), digest: sig_digest, size: sig.len() as i64, ..Default::default() }],
+        layers: vec![OciDescriptor {
+            media_type: "application/jose+json".into(),
+            digest: sig_digest,
+            size: sig.len() as i64,
+            ..Default::default()
+        }],
         subject: Some(OciDescriptor {
             media_type: "application/vnd.oci.image.manifest.v1+json".into(),
             digest: digest.clone(),
@@ -172,15 +279,30 @@ async fn oci_client_crate_pushes_and_lists_referrers() {
         artifact_type: Some("application/vnd.cncf.notary.signature".into()),
         annotations: None,
     };
-    let sig_tag: Reference = format!("{}/interop/oci-client:sig", server.host()).parse().unwrap();
-    oc.push_manifest(&sig_tag, &OciManifest::Image(referrer)).await.unwrap();
+    let sig_tag: Reference = format!("{}/interop/oci-client:sig", server.host())
+        .parse()
+        .unwrap();
+    oc.push_manifest(&sig_tag, &OciManifest::Image(referrer))
+        .await
+        .unwrap();
 
-    let by_digest: Reference = format!("{}/interop/oci-client@{digest}", server.host()).parse().unwrap();
+    let by_digest: Reference = format!("{}/interop/oci-client@{digest}", server.host())
+        .parse()
+        .unwrap();
     let index = oc.pull_referrers(&by_digest, None).await.unwrap();
     assert_eq!(index.manifests.len(), 1);
-    assert_eq!(index.manifests[0].artifact_type.as_deref(), Some("application/vnd.cncf.notary.signature"));
-    let filtered = oc.pull_referrers(&by_digest, Some("application/vnd.cncf.notary.signature")).await.unwrap();
+    assert_eq!(
+        index.manifests[0].artifact_type.as_deref(),
+        Some("application/vnd.cncf.notary.signature")
+    );
+    let filtered = oc
+        .pull_referrers(&by_digest, Some("application/vnd.cncf.notary.signature"))
+        .await
+        .unwrap();
     assert_eq!(filtered.manifests.len(), 1);
-    let none = oc.pull_referrers(&by_digest, Some("application/x.other")).await.unwrap();
+    let none = oc
+        .pull_referrers(&by_digest, Some("application/x.other"))
+        .await
+        .unwrap();
     assert!(none.manifests.is_empty());
 }

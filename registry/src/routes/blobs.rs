@@ -10,15 +10,23 @@ use crate::error::{ApiError, ApiResult, Code};
 pub async fn get(ctx: Ctx, name: &str, digest: &str) -> ApiResult<Response> {
     let digest = parse_digest(digest)?;
     let store = &ctx.state.store;
-    let size = store
-        .blob_size(name, &digest)
-        .await?
-        .ok_or_else(|| ApiError::new(Code::BlobUnknown, format!("blob {digest} unknown to {name}")))?;
+    let size = store.blob_size(name, &digest).await?.ok_or_else(|| {
+        ApiError::new(
+            Code::BlobUnknown,
+            format!("blob {digest} unknown to {name}"),
+        )
+    })?;
     let range = match ctx.header("range") {
         Some(r) => Some(parse_range(r, size).ok_or_else(|| {
-            ApiError::new(Code::BlobUnknown, format!("range {r:?} not satisfiable for {size} bytes"))
-                .with_status(StatusCode::RANGE_NOT_SATISFIABLE)
-                .with_header(header::CONTENT_RANGE, HeaderValue::from_str(&format!("bytes */{size}")).unwrap())
+            ApiError::new(
+                Code::BlobUnknown,
+                format!("range {r:?} not satisfiable for {size} bytes"),
+            )
+            .with_status(StatusCode::RANGE_NOT_SATISFIABLE)
+            .with_header(
+                header::CONTENT_RANGE,
+                HeaderValue::from_str(&format!("bytes */{size}")).unwrap(),
+            )
         })?),
         None => None,
     };
@@ -34,10 +42,19 @@ pub async fn get(ctx: Ctx, name: &str, digest: &str) -> ApiResult<Response> {
     let mut resp = (status, body).into_response();
     let h = resp.headers_mut();
     h.insert(header::CONTENT_LENGTH, HeaderValue::from(len));
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/octet-stream"));
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/octet-stream"),
+    );
     h.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
-    h.insert("docker-content-digest", HeaderValue::from_str(&digest.to_string()).unwrap());
-    h.insert(header::ETAG, HeaderValue::from_str(&format!("\"{digest}\"")).unwrap());
+    h.insert(
+        "docker-content-digest",
+        HeaderValue::from_str(&digest.to_string()).unwrap(),
+    );
+    h.insert(
+        header::ETAG,
+        HeaderValue::from_str(&format!("\"{digest}\"")).unwrap(),
+    );
     if let Some(r) = range {
         let v = format!("bytes {}-{}/{size}", r.start, r.end - 1);
         h.insert(header::CONTENT_RANGE, HeaderValue::from_str(&v).unwrap());
@@ -63,7 +80,11 @@ fn parse_range(v: &str, size: u64) -> Option<std::ops::Range<u64>> {
         return Some(size.saturating_sub(n)..size);
     }
     let start: u64 = a.parse().ok()?;
-    let end = if b.is_empty() { size - 1 } else { b.parse::<u64>().ok()?.min(size.saturating_sub(1)) };
+    let end = if b.is_empty() {
+        size - 1
+    } else {
+        b.parse::<u64>().ok()?.min(size.saturating_sub(1))
+    };
     if start >= size || end < start {
         return None;
     }
@@ -75,7 +96,10 @@ pub async fn delete(ctx: Ctx, name: &str, digest: &str) -> ApiResult<Response> {
     if ctx.state.store.blob_delete(name, &digest).await? {
         Ok(StatusCode::ACCEPTED.into_response())
     } else {
-        Err(ApiError::new(Code::BlobUnknown, format!("blob {digest} unknown to {name}")))
+        Err(ApiError::new(
+            Code::BlobUnknown,
+            format!("blob {digest} unknown to {name}"),
+        ))
     }
 }
 

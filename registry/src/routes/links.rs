@@ -34,7 +34,11 @@ fn parse(rest: &str) -> Option<(&str, &str)> {
 }
 
 async fn references(state: AppState, req: Request) -> ApiResult<Response> {
-    let path = req.uri().path().strip_prefix("/oras/artifacts/v1/").unwrap_or("");
+    let path = req
+        .uri()
+        .path()
+        .strip_prefix("/oras/artifacts/v1/")
+        .unwrap_or("");
     let (name, digest) = parse(path).ok_or_else(|| {
         ApiError::new(Code::Unsupported, "no such API endpoint").with_status(StatusCode::NOT_FOUND)
     })?;
@@ -54,7 +58,10 @@ async fn references(state: AppState, req: Request) -> ApiResult<Response> {
 mod tests {
     #[test]
     fn parse() {
-        assert_eq!(super::parse("a/b/manifests/sha256:x/referrers"), Some(("a/b", "sha256:x")));
+        assert_eq!(
+            super::parse("a/b/manifests/sha256:x/referrers"),
+            Some(("a/b", "sha256:x"))
+        );
         assert_eq!(super::parse("a/manifests/sha256:x"), None);
     }
 }

@@ -12,13 +12,18 @@ use crate::error::{ApiError, ApiResult, Code};
 use crate::services::manifests::{self, Reference};
 
 fn too_large(limit: usize) -> ApiError {
-    ApiError::new(Code::SizeInvalid, format!("manifest exceeds {limit} bytes")).with_status(StatusCode::PAYLOAD_TOO_LARGE)
+    ApiError::new(Code::SizeInvalid, format!("manifest exceeds {limit} bytes"))
+        .with_status(StatusCode::PAYLOAD_TOO_LARGE)
 }
 
 pub async fn put(ctx: Ctx, name: &str, reference: &str) -> ApiResult<Response> {
     let reference = Reference::parse(reference)?;
     let limit = ctx.state.config.max_manifest_bytes;
-    if ctx.header("content-length").and_then(|l| l.parse::<u64>().ok()).is_some_and(|l| l > limit as u64) {
+    if ctx
+        .header("content-length")
+        .and_then(|l| l.parse::<u64>().ok())
+        .is_some_and(|l| l > limit as u64)
+    {
         return Err(too_large(limit));
     }
     let content_type = ctx.header("content-type").map(str::to_string);
@@ -27,17 +32,28 @@ pub async fn put(ctx: Ctx, name: &str, reference: &str) -> ApiResult<Response> {
     let bytes = match Limited::new(ctx.body, limit).collect().await {
         Ok(c) => c.to_bytes(),
         Err(e) if e.downcast_ref::<LengthLimitError>().is_some() => return Err(too_large(limit)),
-        Err(e) => return Err(ApiError::new(Code::ManifestInvalid, format!("reading the body failed: {e}"))),
+        Err(e) => {
+            return Err(ApiError::new(
+                Code::ManifestInvalid,
+                format!("reading the body failed: {e}"),
+            ))
+        }
     };
     let out = manifests::put(&state, name, &reference, content_type.as_deref(), bytes).await?;
     let mut r = StatusCode::CREATED.into_response();
     let h = r.headers_mut();
     let loc = format!("/v2/{name}/manifests/{}", out.digest);
     h.insert(header::LOCATION, HeaderValue::from_str(&loc).unwrap());
-    h.insert("docker-content-digest", HeaderValue::from_str(&out.digest.to_string()).unwrap());
+    h.insert(
+        "docker-content-digest",
+        HeaderValue::from_str(&out.digest.to_string()).unwrap(),
+    );
     h.insert(header::CONTENT_LENGTH, HeaderValue::from(0));
     if let Some(s) = out.subject {
-        h.insert("oci-subject", HeaderValue::from_str(&s.to_string()).unwrap());
+        h.insert(
+            "oci-subject",
+            HeaderValue::from_str(&s.to_string()).unwrap(),
+        );
     }
     Ok(r)
 }
@@ -65,21 +81,42 @@ fn accepts(accept: &[&str], media_type: &str) -> bool {
 pub async fn get(ctx: Ctx, name: &str, reference: &str) -> ApiResult<Response> {
     let reference = Reference::parse(reference)?;
     let (digest, m) = manifests::resolve(&ctx.state, name, &reference).await?;
-    let accept: Vec<&str> = ctx.headers.get_all(header::ACCEPT).iter().filter_map(|v| v.to_str().ok()).collect();
+    let accept: Vec<&str> = ctx
+        .headers
+        .get_all(header::ACCEPT)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .collect();
     if !accepts(&accept, &m.media_type) {
         return Err(ApiError::new(
             Code::ManifestUnknown,
-            format!("manifest {digest} is {}, which the Accept header does not list", m.media_type),
+            format!(
+                "manifest {digest} is {}, which the Accept header does not list",
+                m.media_type
+            ),
         ));
     }
     let len = m.bytes.len();
-    let body = if ctx.method == Method::HEAD { Body::empty() } else { Body::from(m.bytes) };
+    let body = if ctx.method == Method::HEAD {
+        Body::empty()
+    } else {
+        Body::from(m.bytes)
+    };
     let mut r = (StatusCode::OK, body).into_response();
     let h = r.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_str(&m.media_type).map_err(ApiError::internal)?);
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_str(&m.media_type).map_err(ApiError::internal)?,
+    );
     h.insert(header::CONTENT_LENGTH, HeaderValue::from(len));
-    h.insert("docker-content-digest", HeaderValue::from_str(&digest.to_string()).unwrap());
-    h.insert(header::ETAG, HeaderValue::from_str(&format!("\"{digest}\"")).unwrap());
+    h.insert(
+        "docker-content-digest",
+        HeaderValue::from_str(&digest.to_string()).unwrap(),
+    );
+    h.insert(
+        header::ETAG,
+        HeaderValue::from_str(&format!("\"{digest}\"")).unwrap(),
+    );
     Ok(r)
 }
 
@@ -99,6 +136,9 @@ mod tests {
         assert!(accepts(&[], oci));
         assert!(accepts(&["application/vnd.oci.image.index.v1+json, application/vnd.oci.image.manifest.v1+json;q=0.9"], oci));
         assert!(accepts(&["*/*"], oci));
-        assert!(!accepts(&["application/vnd.docker.distribution.manifest.v2+json"], oci));
+        assert!(!accepts(
+            &["application/vnd.docker.distribution.manifest.v2+json"],
+            oci
+        ));
     }
 }

@@ -47,14 +47,27 @@ impl Ctx {
 }
 
 pub fn params(uri: &Uri) -> Params {
-    Query::<Params>::try_from_uri(uri).map(|q| q.0).unwrap_or_default()
+    Query::<Params>::try_from_uri(uri)
+        .map(|q| q.0)
+        .unwrap_or_default()
 }
 
 /// The catch-all handler under `/v2/`.
 pub async fn dispatch(State(state): State<AppState>, req: Request) -> Response {
     let (parts, body) = req.into_parts();
-    let rest = parts.uri.path().strip_prefix("/v2/").unwrap_or("").to_string();
-    let ctx = Ctx { state, method: parts.method, headers: parts.headers, params: params(&parts.uri), body };
+    let rest = parts
+        .uri
+        .path()
+        .strip_prefix("/v2/")
+        .unwrap_or("")
+        .to_string();
+    let ctx = Ctx {
+        state,
+        method: parts.method,
+        headers: parts.headers,
+        params: params(&parts.uri),
+        body,
+    };
     match route(&rest, ctx).await {
         Ok(r) => r,
         Err(e) => e.into_response(),
@@ -62,14 +75,21 @@ pub async fn dispatch(State(state): State<AppState>, req: Request) -> Response {
 }
 
 async fn route(rest: &str, ctx: Ctx) -> ApiResult<Response> {
-    let target = path::parse(rest)?.ok_or_else(|| ApiError::new(Code::Unsupported, "no such API endpoint")
-        .with_status(axum::http::StatusCode::NOT_FOUND))?;
+    let target = path::parse(rest)?.ok_or_else(|| {
+        ApiError::new(Code::Unsupported, "no such API endpoint")
+            .with_status(axum::http::StatusCode::NOT_FOUND)
+    })?;
     if ctx.method == Method::DELETE && ctx.state.config.disable_delete {
-        return Err(ApiError::new(Code::Unsupported, "deletes are disabled on this registry"));
+        return Err(ApiError::new(
+            Code::Unsupported,
+            "deletes are disabled on this registry",
+        ));
     }
     let m = ctx.method.clone();
     match (target, m) {
-        (Target::Blob { name, digest }, Method::GET | Method::HEAD) => blobs::get(ctx, name, digest).await,
+        (Target::Blob { name, digest }, Method::GET | Method::HEAD) => {
+            blobs::get(ctx, name, digest).await
+        }
         (Target::Blob { name, digest }, Method::DELETE) => blobs::delete(ctx, name, digest).await,
         (Target::UploadStart { name }, Method::POST) => uploads::start(ctx, name).await,
         (Target::Upload { name, id }, Method::PATCH) => uploads::patch(ctx, name, id).await,
@@ -79,15 +99,25 @@ async fn route(rest: &str, ctx: Ctx) -> ApiResult<Response> {
         (Target::Manifest { name, reference }, Method::GET | Method::HEAD) => {
             manifests::get(ctx, name, reference).await
         }
-        (Target::Manifest { name, reference }, Method::PUT) => manifests::put(ctx, name, reference).await,
-        (Target::Manifest { name, reference }, Method::DELETE) => manifests::delete(ctx, name, reference).await,
+        (Target::Manifest { name, reference }, Method::PUT) => {
+            manifests::put(ctx, name, reference).await
+        }
+        (Target::Manifest { name, reference }, Method::DELETE) => {
+            manifests::delete(ctx, name, reference).await
+        }
         (Target::Tags { name }, Method::GET | Method::HEAD) => tags::list(ctx, name).await,
-        (Target::Referrers { name, digest }, Method::GET | Method::HEAD) => referrers::list(ctx, name, digest).await,
-        _ => Err(ApiError::new(Code::Unsupported, "method not allowed on this endpoint")),
+        (Target::Referrers { name, digest }, Method::GET | Method::HEAD) => {
+            referrers::list(ctx, name, digest).await
+        }
+        _ => Err(ApiError::new(
+            Code::Unsupported,
+            "method not allowed on this endpoint",
+        )),
     }
 }
 
 /// Parses a digest from a URL or query, as `DIGEST_INVALID` on failure.
 pub fn parse_digest(s: &str) -> ApiResult<oci_model::Digest> {
-    s.parse().map_err(|e| ApiError::new(Code::DigestInvalid, format!("{s:?}: {e}")))
+    s.parse()
+        .map_err(|e| ApiError::new(Code::DigestInvalid, format!("{s:?}: {e}")))
 }

@@ -7,9 +7,17 @@ use super::Params;
 use crate::error::{ApiError, ApiResult, Code};
 
 /// One page of a sorted list, and the `Link` value if another page follows.
-pub fn page(items: &[String], params: &Params, max: usize, base: &str) -> ApiResult<(Vec<String>, Option<HeaderValue>)> {
+pub fn page(
+    items: &[String],
+    params: &Params,
+    max: usize,
+    base: &str,
+) -> ApiResult<(Vec<String>, Option<HeaderValue>)> {
     let n = match params.get("n") {
-        Some(v) => Some(v.parse::<usize>().map_err(|_| ApiError::new(Code::Unsupported, "n must be a number").with_status(axum::http::StatusCode::BAD_REQUEST))?),
+        Some(v) => Some(v.parse::<usize>().map_err(|_| {
+            ApiError::new(Code::Unsupported, "n must be a number")
+                .with_status(axum::http::StatusCode::BAD_REQUEST)
+        })?),
         None => None,
     };
     let start = match params.get("last") {

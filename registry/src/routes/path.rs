@@ -33,8 +33,11 @@ impl<'a> Target<'a> {
 /// Parses the part after `/v2/`. `None` means no API route has that shape;
 /// a known shape with a bad name is `NAME_INVALID`.
 pub fn parse(rest: &str) -> Result<Option<Target<'_>>, ApiError> {
-    let Some(target) = shape(rest) else { return Ok(None) };
-    validate_repository_name(target.name()).map_err(|e| ApiError::new(Code::NameInvalid, e.to_string()))?;
+    let Some(target) = shape(rest) else {
+        return Ok(None);
+    };
+    validate_repository_name(target.name())
+        .map_err(|e| ApiError::new(Code::NameInvalid, e.to_string()))?;
     Ok(Some(target))
 }
 
@@ -61,7 +64,11 @@ fn shape(rest: &str) -> Option<Target<'_>> {
     }
     if let Some((name, t)) = tail(rest, 3) {
         if t[0] == "blobs" && t[1] == "uploads" {
-            return Some(if t[2].is_empty() { Target::UploadStart { name } } else { Target::Upload { name, id: t[2] } });
+            return Some(if t[2].is_empty() {
+                Target::UploadStart { name }
+            } else {
+                Target::Upload { name, id: t[2] }
+            });
         }
     }
     if let Some((name, t)) = tail(rest, 2) {
@@ -83,18 +90,54 @@ mod tests {
     #[test]
     fn shapes() {
         assert_eq!(p("a/b/c/tags/list"), Some(Target::Tags { name: "a/b/c" }));
-        assert_eq!(p("x/manifests/manifests/latest"), Some(Target::Manifest { name: "x/manifests", reference: "latest" }));
-        assert_eq!(p("a/blobs/uploads/"), Some(Target::UploadStart { name: "a" }));
-        assert_eq!(p("a/blobs/uploads"), Some(Target::UploadStart { name: "a" }));
-        assert_eq!(p("a/blobs/uploads/abc"), Some(Target::Upload { name: "a", id: "abc" }));
-        assert_eq!(p("blobs/blobs/sha256:x"), Some(Target::Blob { name: "blobs", digest: "sha256:x" }));
-        assert_eq!(p("r/referrers/sha256:x"), Some(Target::Referrers { name: "r", digest: "sha256:x" }));
+        assert_eq!(
+            p("x/manifests/manifests/latest"),
+            Some(Target::Manifest {
+                name: "x/manifests",
+                reference: "latest"
+            })
+        );
+        assert_eq!(
+            p("a/blobs/uploads/"),
+            Some(Target::UploadStart { name: "a" })
+        );
+        assert_eq!(
+            p("a/blobs/uploads"),
+            Some(Target::UploadStart { name: "a" })
+        );
+        assert_eq!(
+            p("a/blobs/uploads/abc"),
+            Some(Target::Upload {
+                name: "a",
+                id: "abc"
+            })
+        );
+        assert_eq!(
+            p("blobs/blobs/sha256:x"),
+            Some(Target::Blob {
+                name: "blobs",
+                digest: "sha256:x"
+            })
+        );
+        assert_eq!(
+            p("r/referrers/sha256:x"),
+            Some(Target::Referrers {
+                name: "r",
+                digest: "sha256:x"
+            })
+        );
         assert_eq!(p("nothing"), None);
     }
 
     #[test]
     fn bad_names() {
-        for bad in ["../x/manifests/a", "a%2Fb/manifests/a", "/a/manifests/a", "A/tags/list", "a//b/tags/list"] {
+        for bad in [
+            "../x/manifests/a",
+            "a%2Fb/manifests/a",
+            "/a/manifests/a",
+            "A/tags/list",
+            "a//b/tags/list",
+        ] {
             let e = parse(bad).unwrap_err();
             assert_eq!(e.code, Code::NameInvalid, "{bad}");
         }

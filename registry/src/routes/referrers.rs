@@ -18,10 +18,20 @@ pub async fn list(ctx: Ctx, name: &str, digest: &str) -> ApiResult<Response> {
         Some(l) => Some(parse_digest(l)?),
         None => None,
     };
-    let filter = ctx.params.get("artifactType").filter(|t| !t.is_empty()).cloned();
+    let filter = ctx
+        .params
+        .get("artifactType")
+        .filter(|t| !t.is_empty())
+        .cloned();
     let cfg = &ctx.state.config;
     let all = ctx.state.store.referrers(name, &subject).await?;
-    let p = page(&all, filter.as_deref(), after.as_ref(), cfg.referrers_page_size, cfg.max_manifest_bytes);
+    let p = page(
+        &all,
+        filter.as_deref(),
+        after.as_ref(),
+        cfg.referrers_page_size,
+        cfg.max_manifest_bytes,
+    );
     let body = json!({
         "schemaVersion": 2,
         "mediaType": media_type::OCI_INDEX,
@@ -29,12 +39,22 @@ pub async fn list(ctx: Ctx, name: &str, digest: &str) -> ApiResult<Response> {
     })
     .to_string();
     let len = body.len();
-    let mut r = if ctx.method == Method::HEAD { StatusCode::OK.into_response() } else { (StatusCode::OK, body).into_response() };
+    let mut r = if ctx.method == Method::HEAD {
+        StatusCode::OK.into_response()
+    } else {
+        (StatusCode::OK, body).into_response()
+    };
     let h = r.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(media_type::OCI_INDEX));
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(media_type::OCI_INDEX),
+    );
     h.insert(header::CONTENT_LENGTH, HeaderValue::from(len));
     if filter.is_some() {
-        h.insert("oci-filters-applied", HeaderValue::from_static("artifactType"));
+        h.insert(
+            "oci-filters-applied",
+            HeaderValue::from_static("artifactType"),
+        );
     }
     if let Some(next) = p.next_after {
         let mut url = format!("/v2/{name}/referrers/{subject}?last={next}");
@@ -42,7 +62,8 @@ pub async fn list(ctx: Ctx, name: &str, digest: &str) -> ApiResult<Response> {
             url.push_str("&artifactType=");
             url.push_str(&encode_query(t));
         }
-        let v = HeaderValue::from_str(&format!("<{url}>; rel=\"next\"")).map_err(ApiError::internal)?;
+        let v =
+            HeaderValue::from_str(&format!("<{url}>; rel=\"next\"")).map_err(ApiError::internal)?;
         h.insert(header::LINK, v);
     }
     Ok(r)

@@ -23,7 +23,10 @@ fn range_value(size: u64) -> HeaderValue {
 fn session_answer(status: StatusCode, name: &str, id: &str, size: u64) -> Response {
     let mut r = status.into_response();
     let h = r.headers_mut();
-    h.insert(header::LOCATION, HeaderValue::from_str(&session_url(name, id)).unwrap());
+    h.insert(
+        header::LOCATION,
+        HeaderValue::from_str(&session_url(name, id)).unwrap(),
+    );
     h.insert(header::RANGE, range_value(size));
     h.insert("docker-upload-uuid", HeaderValue::from_str(id).unwrap());
     h.insert(header::CONTENT_LENGTH, HeaderValue::from(0));
@@ -34,8 +37,14 @@ fn session_answer(status: StatusCode, name: &str, id: &str, size: u64) -> Respon
 fn created(name: &str, digest: &Digest) -> Response {
     let mut r = StatusCode::CREATED.into_response();
     let h = r.headers_mut();
-    h.insert(header::LOCATION, HeaderValue::from_str(&format!("/v2/{name}/blobs/{digest}")).unwrap());
-    h.insert("docker-content-digest", HeaderValue::from_str(&digest.to_string()).unwrap());
+    h.insert(
+        header::LOCATION,
+        HeaderValue::from_str(&format!("/v2/{name}/blobs/{digest}")).unwrap(),
+    );
+    h.insert(
+        "docker-content-digest",
+        HeaderValue::from_str(&digest.to_string()).unwrap(),
+    );
     h.insert(header::CONTENT_LENGTH, HeaderValue::from(0));
     r
 }
@@ -45,7 +54,8 @@ pub async fn start(ctx: Ctx, name: &str) -> ApiResult<Response> {
     if let Some(mount) = ctx.params.get("mount") {
         let digest = parse_digest(mount)?;
         if let Some(from) = ctx.params.get("from") {
-            validate_repository_name(from).map_err(|e| ApiError::new(Code::NameInvalid, e.to_string()))?;
+            validate_repository_name(from)
+                .map_err(|e| ApiError::new(Code::NameInvalid, e.to_string()))?;
             if store.blob_mount(name, from, &digest).await? {
                 return Ok(created(name, &digest));
             }
@@ -53,7 +63,10 @@ pub async fn start(ctx: Ctx, name: &str) -> ApiResult<Response> {
         // Not mountable: the spec says to fall back to an upload session.
     }
     if store.upload_count() >= ctx.state.config.max_upload_sessions {
-        return Err(ApiError::new(Code::TooManyRequests, "too many upload sessions open; retry later"));
+        return Err(ApiError::new(
+            Code::TooManyRequests,
+            "too many upload sessions open; retry later",
+        ));
     }
     let monolithic = match ctx.params.get("digest") {
         Some(d) => Some(parse_digest(d)?),
@@ -81,7 +94,10 @@ pub async fn start(ctx: Ctx, name: &str) -> ApiResult<Response> {
 /// `Content-Range: <start>-<end>` (a `bytes ` or `bytes=` prefix tolerated).
 fn parse_content_range(v: &str) -> Option<(u64, u64)> {
     let v = v.trim();
-    let v = v.strip_prefix("bytes").map(|s| s.trim_start_matches([' ', '='])).unwrap_or(v);
+    let v = v
+        .strip_prefix("bytes")
+        .map(|s| s.trim_start_matches([' ', '=']))
+        .unwrap_or(v);
     let v = v.split('/').next()?;
     let (a, b) = v.split_once('-')?;
     let (a, b) = (a.trim().parse().ok()?, b.trim().parse().ok()?);
@@ -92,13 +108,24 @@ fn parse_content_range(v: &str) -> Option<(u64, u64)> {
 /// start where the session ends (an out-of-order chunk).
 async fn check_chunk(state: &AppState, headers: &HeaderMap, name: &str, id: &str) -> ApiResult<()> {
     let header = |n: &str| headers.get(n).and_then(|v| v.to_str().ok());
-    let Some(cr) = header("content-range") else { return Ok(()) };
+    let Some(cr) = header("content-range") else {
+        return Ok(());
+    };
     let status = state.store.upload_status(name, id).await?;
     let bad = || {
-        ApiError::new(Code::BlobUploadInvalid, format!("chunk range {cr:?} does not continue at offset {}", status.size))
-            .with_status(StatusCode::RANGE_NOT_SATISFIABLE)
-            .with_header(header::LOCATION, HeaderValue::from_str(&session_url(name, id)).unwrap())
-            .with_header(header::RANGE, range_value(status.size))
+        ApiError::new(
+            Code::BlobUploadInvalid,
+            format!(
+                "chunk range {cr:?} does not continue at offset {}",
+                status.size
+            ),
+        )
+        .with_status(StatusCode::RANGE_NOT_SATISFIABLE)
+        .with_header(
+            header::LOCATION,
+            HeaderValue::from_str(&session_url(name, id)).unwrap(),
+        )
+        .with_header(header::RANGE, range_value(status.size))
     };
     let (start, end) = parse_content_range(cr).ok_or_else(bad)?;
     if start != status.size {
@@ -122,7 +149,12 @@ pub async fn patch(ctx: Ctx, name: &str, id: &str) -> ApiResult<Response> {
 pub async fn close(ctx: Ctx, name: &str, id: &str) -> ApiResult<Response> {
     let digest = match ctx.params.get("digest") {
         Some(d) => parse_digest(d)?,
-        None => return Err(ApiError::new(Code::DigestInvalid, "closing an upload needs ?digest=")),
+        None => {
+            return Err(ApiError::new(
+                Code::DigestInvalid,
+                "closing an upload needs ?digest=",
+            ))
+        }
     };
     check_chunk(&ctx.state, &ctx.headers, name, id).await?;
     let store = ctx.state.store.clone();

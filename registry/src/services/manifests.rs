@@ -35,7 +35,10 @@ pub struct PutOutcome {
 }
 
 fn unknown(name: &str, what: impl std::fmt::Display) -> ApiError {
-    ApiError::new(Code::ManifestUnknown, format!("manifest {what} unknown to {name}"))
+    ApiError::new(
+        Code::ManifestUnknown,
+        format!("manifest {what} unknown to {name}"),
+    )
 }
 
 /// Validates and stores a manifest; tags it if `reference` is a tag.
@@ -51,17 +54,24 @@ pub async fn put(
             // Hash with the algorithm the client named, over the exact bytes.
             let actual = d.recompute(&bytes);
             if &actual != d {
-                return Err(ApiError::new(Code::DigestInvalid, format!("manifest digest is {actual}, not {d}")));
+                return Err(ApiError::new(
+                    Code::DigestInvalid,
+                    format!("manifest digest is {actual}, not {d}"),
+                ));
             }
             actual
         }
         Reference::Tag(_) => Digest::sha256_of(&bytes),
     };
-    let manifest = Manifest::parse(&bytes, content_type).map_err(|e| ApiError::new(Code::ManifestInvalid, e.to_string()))?;
+    let manifest = Manifest::parse(&bytes, content_type)
+        .map_err(|e| ApiError::new(Code::ManifestInvalid, e.to_string()))?;
     check_references(state, name, &manifest).await?;
 
     let store = &state.store;
-    let stored = StoredManifest { media_type: manifest.media_type().to_string(), bytes: bytes.clone() };
+    let stored = StoredManifest {
+        media_type: manifest.media_type().to_string(),
+        bytes: bytes.clone(),
+    };
     // Manifest first, then its index entry, then the tag: a crash in between
     // leaves a manifest that a retried PUT completes, never an entry or a tag
     // pointing at nothing.
@@ -85,12 +95,18 @@ async fn check_references(state: &AppState, name: &str, m: &Manifest) -> ApiResu
     for d in m.referenced_blobs() {
         match store.blob_size(name, &d.digest).await? {
             None => {
-                return Err(ApiError::new(Code::ManifestBlobUnknown, format!("blob {} is not in {name}", d.digest)))
+                return Err(ApiError::new(
+                    Code::ManifestBlobUnknown,
+                    format!("blob {} is not in {name}", d.digest),
+                ))
             }
             Some(size) if size != d.size => {
                 return Err(ApiError::new(
                     Code::ManifestInvalid,
-                    format!("descriptor of {} says {} bytes, the blob has {size}", d.digest, d.size),
+                    format!(
+                        "descriptor of {} says {} bytes, the blob has {size}",
+                        d.digest, d.size
+                    ),
                 ))
             }
             Some(_) => {}
@@ -110,12 +126,24 @@ async fn check_references(state: &AppState, name: &str, m: &Manifest) -> ApiResu
 }
 
 /// The digest a reference names, if the repository has it.
-pub async fn resolve(state: &AppState, name: &str, reference: &Reference) -> ApiResult<(Digest, StoredManifest)> {
+pub async fn resolve(
+    state: &AppState,
+    name: &str,
+    reference: &Reference,
+) -> ApiResult<(Digest, StoredManifest)> {
     let digest = match reference {
         Reference::Digest(d) => d.clone(),
-        Reference::Tag(t) => state.store.tag_read(name, t).await?.ok_or_else(|| unknown(name, t))?,
+        Reference::Tag(t) => state
+            .store
+            .tag_read(name, t)
+            .await?
+            .ok_or_else(|| unknown(name, t))?,
     };
-    let m = state.store.manifest_read(name, &digest).await?.ok_or_else(|| unknown(name, &digest))?;
+    let m = state
+        .store
+        .manifest_read(name, &digest)
+        .await?
+        .ok_or_else(|| unknown(name, &digest))?;
     Ok((digest, m))
 }
 
@@ -159,7 +187,9 @@ pub async fn delete(state: &AppState, name: &str, reference: &Reference) -> ApiR
 
 async fn delete_one(state: &AppState, name: &str, digest: &Digest) -> ApiResult<bool> {
     let store = &state.store;
-    let Some(stored) = store.manifest_read(name, digest).await? else { return Ok(false) };
+    let Some(stored) = store.manifest_read(name, digest).await? else {
+        return Ok(false);
+    };
     if let Ok(m) = Manifest::parse(&stored.bytes, Some(&stored.media_type)) {
         if let Some(s) = &m.subject {
             store.referrer_remove(name, &s.digest, digest).await?;

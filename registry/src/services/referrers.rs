@@ -47,7 +47,9 @@ pub fn page<'a>(
         .filter(|d| artifact_type.is_none_or(|t| d.artifact_type.as_deref() == Some(t)))
         .peekable();
     while let Some(d) = iter.peek() {
-        let size = serde_json::to_vec(d).map(|v| v.len() + 1).unwrap_or(usize::MAX);
+        let size = serde_json::to_vec(d)
+            .map(|v| v.len() + 1)
+            .unwrap_or(usize::MAX);
         if items.len() >= max_items || (bytes + size > max_bytes && !items.is_empty()) {
             break;
         }
@@ -55,7 +57,11 @@ pub fn page<'a>(
         items.push(iter.next().unwrap());
     }
     let more = iter.peek().is_some();
-    let next_after = if more { items.last().map(|d| d.digest.clone()) } else { None };
+    let next_after = if more {
+        items.last().map(|d| d.digest.clone())
+    } else {
+        None
+    };
     Page { items, next_after }
 }
 
@@ -69,7 +75,8 @@ mod tests {
         let mut m = BTreeMap::new();
         for i in 0..n {
             let dg = Digest::sha256_of(i.to_string().as_bytes());
-            let mut d = Descriptor::new("application/vnd.oci.image.manifest.v1+json", dg.clone(), 10);
+            let mut d =
+                Descriptor::new("application/vnd.oci.image.manifest.v1+json", dg.clone(), 10);
             d.artifact_type = Some(if i % 2 == 0 { "even" } else { "odd" }.to_string());
             m.insert(dg, d);
         }

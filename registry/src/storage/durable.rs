@@ -1,87 +1,111 @@
 //! Durable file operations: write to a temp file, fsync it, rename it into
 //! place, fsync the directory. A crash at any point leaves either the old
 //! file or the complete new one, never a partial one under the final name.
+//!
+//! [`Disk`] carries the one switch: `fsync` off (`--unsafe-no-fsync`) keeps
+//! the temp-and-rename protocol, so a killed process still never exposes a
+//! partial file, but a power loss may lose acknowledged writes, as in
+//! registries that never fsync. It exists for benchmarks and throwaway use.
 
 use std::fs::{self, File};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
-/// Fsyncs a directory so that entries created or renamed in it survive a crash.
-pub fn sync_dir(dir: &Path) -> io::Result<()> {
-    File::open(dir)?.sync_all()
+/// How file writes reach the disk.
+#[derive(Clone, Copy, Debug)]
+pub struct Disk {
+    pub fsync: bool,
 }
 
-/// Creates `dir` and any missing parents, fsyncing each parent that gained
-/// an entry, so that the new directories themselves are durable.
-pub fn ensure_dir(dir: &Path) -> io::Result<()> {
-    if dir.is_dir() {
-        return Ok(());
+impl Disk {
+    /// Fsyncs a file's data and metadata.
+    pub fn sync_file(self, f: &File) -> io::Result<()> {
+        if self.fsync {
+            f.sync_all()?;
+        }
+        Ok(())
     }
-    let mut missing: Vec<PathBuf> = Vec::new();
-    let mut cur = dir;
-    while !cur.is_dir() {
-        missing.push(cur.to_path_buf());
-        match cur.parent() {
-            Some(p) => cur = p,
-            None => break,
+
+    /// Fsyncs a directory so that entries created or renamed in it survive a crash.
+    pub fn sync_dir(self, dir: &Path) -> io::Result<()> {
+        if self.fsync {
+            File::open(dir)?.sync_all()?;
+        }
+        Ok(())
+    }
+
+    /// Creates `dir` and any missing parents, fsyncing each parent that
+    /// gained an entry, so that the new directories themselves are durable.
+    pub fn ensure_dir(self, dir: &Path) -> io::Result<()> {
+        if dir.is_dir() {
+            return Ok(());
+        }
+        let mut missing: Vec<PathBuf> = Vec::new();
+        let mut cur = dir;
+        while !cur.is_dir() {
+            missing.push(cur.to_path_buf());
+            match cur.parent() {
+                Some(p) => cur = p,
+                None => break,
+            }
+        }
+        for d in missing.iter().rev() {
+            match fs::create_dir(d) {
+                Ok(()) => {}
+                // Another request created it at the same moment: fine.
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+                Err(e) => return Err(e),
+            }
+            if let Some(parent) = d.parent() {
+                self.sync_dir(parent)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Atomically replaces `dest` with the concatenated `parts`, durably.
+    pub fn write_atomic(self, tmp_dir: &Path, dest: &Path, parts: &[&[u8]]) -> io::Result<()> {
+        let tmp = temp_path(tmp_dir);
+        let result = (|| {
+            let mut f = File::create(&tmp)?;
+            for b in parts {
+                f.write_all(b)?;
+            }
+            self.sync_file(&f)?;
+            drop(f);
+            self.publish(&tmp, dest)
+        })();
+        if result.is_err() {
+            let _ = fs::remove_file(&tmp);
+        }
+        result
+    }
+
+    /// Renames an already synced `tmp` to `dest` and fsyncs `dest`'s directory.
+    pub fn publish(self, tmp: &Path, dest: &Path) -> io::Result<()> {
+        let dir = dest.parent().expect("destination has a parent");
+        self.ensure_dir(dir)?;
+        fs::rename(tmp, dest)?;
+        self.sync_dir(dir)
+    }
+
+    /// Removes `path` durably; `false` if it did not exist.
+    pub fn remove(self, path: &Path) -> io::Result<bool> {
+        match fs::remove_file(path) {
+            Ok(()) => {
+                if let Some(dir) = path.parent() {
+                    self.sync_dir(dir)?;
+                }
+                Ok(true)
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
+            Err(e) => Err(e),
         }
     }
-    for d in missing.iter().rev() {
-        match fs::create_dir(d) {
-            Ok(()) => {}
-            // Another request created it at the same moment: fine.
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
-            Err(e) => return Err(e),
-        }
-        if let Some(parent) = d.parent() {
-            sync_dir(parent)?;
-        }
-    }
-    Ok(())
 }
 
 /// A unique temp path in `tmp_dir` (same filesystem as the destination, so
 /// the final rename is atomic).
 pub fn temp_path(tmp_dir: &Path) -> PathBuf {
     tmp_dir.join(format!("{:032x}", rand::random::<u128>()))
-}
-
-/// Atomically replaces `dest` with `bytes`, durably.
-pub fn write_atomic(tmp_dir: &Path, dest: &Path, bytes: &[&[u8]]) -> io::Result<()> {
-    let tmp = temp_path(tmp_dir);
-    let result = (|| {
-        let mut f = File::create(&tmp)?;
-        for b in bytes {
-            f.write_all(b)?;
-        }
-        f.sync_all()?;
-        drop(f);
-        publish(&tmp, dest)
-    })();
-    if result.is_err() {
-        let _ = fs::remove_file(&tmp);
-    }
-    result
-}
-
-/// Renames an already fsynced `tmp` to `dest` and fsyncs `dest`'s directory.
-pub fn publish(tmp: &Path, dest: &Path) -> io::Result<()> {
-    let dir = dest.parent().expect("destination has a parent");
-    ensure_dir(dir)?;
-    fs::rename(tmp, dest)?;
-    sync_dir(dir)
-}
-
-/// Removes `path` durably; `false` if it did not exist.
-pub fn remove(path: &Path) -> io::Result<bool> {
-    match fs::remove_file(path) {
-        Ok(()) => {
-            if let Some(dir) = path.parent() {
-                sync_dir(dir)?;
-            }
-            Ok(true)
-        }
-        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
-        Err(e) => Err(e),
-    }
 }

@@ -14,18 +14,40 @@ use sha2::{Digest as _, Sha256};
 use tokio::io::{AsyncReadExt, AsyncSeekExt};
 use tokio_util::io::ReaderStream;
 
-use super::durable::{self, ensure_dir, write_atomic};
+use super::durable::Disk;
 use super::layout::{valid_upload_id, Layout};
 use super::referrers::ReferrersIndex;
 use super::uploads::{self, Session, Sessions};
-use super::{ByteStream, Referrers, Storage, StorageError, StorageResult, StoredManifest, UploadStatus};
+use super::{
+    ByteStream, Referrers, Storage, StorageError, StorageResult, StoredManifest, UploadStatus,
+};
 
 /// Read buffer for blob downloads.
 const READ_CHUNK: usize = 1 << 20;
 
+/// Options of the filesystem backend.
+#[derive(Clone, Copy, Debug)]
+pub struct FsOptions {
+    /// Largest blob accepted (0: no limit).
+    pub max_blob_bytes: u64,
+    /// fsync files and directories before acknowledging (the default). Off
+    /// trades power-loss durability for speed; see `durable.rs`.
+    pub fsync: bool,
+}
+
+impl Default for FsOptions {
+    fn default() -> FsOptions {
+        FsOptions {
+            max_blob_bytes: 0,
+            fsync: true,
+        }
+    }
+}
+
 /// Storage in a directory tree.
 pub struct FsStorage {
     layout: Layout,
+    disk: Disk,
     sessions: Sessions,
     referrers: ReferrersIndex,
     max_blob_bytes: u64,
@@ -35,16 +57,28 @@ impl FsStorage {
     /// Opens (creating if needed) a storage root. Leftover temp files from a
     /// crash are removed; upload sessions on disk are taken back.
     pub fn open(root: impl Into<PathBuf>, max_blob_bytes: u64) -> io::Result<FsStorage> {
+        FsStorage::open_with(
+            root,
+            FsOptions {
+                max_blob_bytes,
+                ..FsOptions::default()
+            },
+        )
+    }
+
+    /// [`FsStorage::open`] with every option.
+    pub fn open_with(root: impl Into<PathBuf>, opts: FsOptions) -> io::Result<FsStorage> {
         let layout = Layout::new(root);
-        ensure_dir(layout.root())?;
-        ensure_dir(&layout.repositories_dir())?;
-        ensure_dir(&layout.uploads_dir())?;
+        let disk = Disk { fsync: opts.fsync };
+        disk.ensure_dir(layout.root())?;
+        disk.ensure_dir(&layout.repositories_dir())?;
+        disk.ensure_dir(&layout.uploads_dir())?;
         let tmp = layout.tmp_dir();
         // Anything in tmp/ was never published: a crash interrupted it.
         if tmp.exists() {
             fs::remove_dir_all(&tmp)?;
         }
-        ensure_dir(&tmp)?;
+        disk.ensure_dir(&tmp)?;
         let sessions = Sessions::default();
         for entry in fs::read_dir(layout.uploads_dir())? {
             let entry = entry?;
@@ -52,14 +86,26 @@ impl FsStorage {
             let repo = fs::read_to_string(entry.path().join("repo"));
             let size = fs::metadata(entry.path().join("data")).map(|m| m.len());
             match (valid_upload_id(&id), repo, size) {
-                (true, Ok(repo), Ok(size)) => {
-                    sessions.insert(id, Session { repo, hasher: None, size, touched: Instant::now() })
-                }
+                (true, Ok(repo), Ok(size)) => sessions.insert(
+                    id,
+                    Session {
+                        repo,
+                        hasher: None,
+                        size,
+                        touched: Instant::now(),
+                    },
+                ),
                 _ => fs::remove_dir_all(entry.path())?,
             }
         }
-        let referrers = ReferrersIndex::new(layout.clone());
-        Ok(FsStorage { layout, sessions, referrers, max_blob_bytes })
+        let referrers = ReferrersIndex::new(layout.clone(), disk);
+        Ok(FsStorage {
+            layout,
+            disk,
+            sessions,
+            referrers,
+            max_blob_bytes: opts.max_blob_bytes,
+        })
     }
 
     pub fn layout(&self) -> &Layout {
@@ -75,28 +121,38 @@ impl FsStorage {
 }
 
 /// Makes the fsynced file `src` the blob `digest` and links it into `repo`.
-fn publish_blob(layout: &Layout, src: &Path, repo: &str, digest: &Digest) -> io::Result<()> {
+fn publish_blob(
+    layout: &Layout,
+    disk: Disk,
+    src: &Path,
+    repo: &str,
+    digest: &Digest,
+) -> io::Result<()> {
     let dest = layout.blob(digest);
     if dest.exists() {
         // Same digest, same bytes: the existing copy serves.
         fs::remove_file(src)?;
     } else {
-        durable::publish(src, &dest)?;
+        disk.publish(src, &dest)?;
     }
-    link_blob(layout, repo, digest)
+    link_blob(layout, disk, repo, digest)
 }
 
 /// Records durably that `repo` holds `digest`.
-fn link_blob(layout: &Layout, repo: &str, digest: &Digest) -> io::Result<()> {
+fn link_blob(layout: &Layout, disk: Disk, repo: &str, digest: &Digest) -> io::Result<()> {
     let link = layout.blob_link(repo, digest);
     if link.exists() {
         return Ok(());
     }
-    write_atomic(&layout.tmp_dir(), &link, &[])
+    disk.write_atomic(&layout.tmp_dir(), &link, &[])
 }
 
-async fn blocking<T: Send + 'static>(f: impl FnOnce() -> io::Result<T> + Send + 'static) -> io::Result<T> {
-    tokio::task::spawn_blocking(f).await.map_err(|e| io::Error::other(e.to_string()))?
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> io::Result<T> + Send + 'static,
+) -> io::Result<T> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| io::Error::other(e.to_string()))?
 }
 
 fn read_opt(path: &Path) -> io::Result<Option<Vec<u8>>> {
@@ -123,7 +179,9 @@ fn list_dir_names(dir: &Path) -> io::Result<Option<Vec<String>>> {
 
 /// Walks `repositories/` for directories that hold `_manifests` or `_layers`.
 fn walk_repos(dir: &Path, prefix: &str, out: &mut Vec<String>) -> io::Result<()> {
-    let Some(names) = list_dir_names(dir)? else { return Ok(()) };
+    let Some(names) = list_dir_names(dir)? else {
+        return Ok(());
+    };
     for name in names {
         if name.starts_with('_') {
             continue;
@@ -132,7 +190,11 @@ fn walk_repos(dir: &Path, prefix: &str, out: &mut Vec<String>) -> io::Result<()>
         if !path.is_dir() {
             continue;
         }
-        let full = if prefix.is_empty() { name.clone() } else { format!("{prefix}/{name}") };
+        let full = if prefix.is_empty() {
+            name.clone()
+        } else {
+            format!("{prefix}/{name}")
+        };
         if path.join("_manifests").is_dir() || path.join("_layers").is_dir() {
             out.push(full.clone());
         }
@@ -159,7 +221,12 @@ impl Storage for FsStorage {
         .await?)
     }
 
-    async fn blob_read(&self, repo: &str, digest: &Digest, range: Option<Range<u64>>) -> StorageResult<ByteStream> {
+    async fn blob_read(
+        &self,
+        repo: &str,
+        digest: &Digest,
+        range: Option<Range<u64>>,
+    ) -> StorageResult<ByteStream> {
         if !self.layout.blob_link(repo, digest).exists() {
             return Err(StorageError::BlobUnknown);
         }
@@ -183,23 +250,24 @@ impl Storage for FsStorage {
             return Ok(false);
         }
         let (layout, repo, digest) = (self.layout.clone(), repo.to_string(), digest.clone());
-        blocking(move || link_blob(&layout, &repo, &digest)).await?;
+        let disk = self.disk;
+        blocking(move || link_blob(&layout, disk, &repo, &digest)).await?;
         Ok(true)
     }
 
     async fn blob_delete(&self, repo: &str, digest: &Digest) -> StorageResult<bool> {
         // Only the repository's link goes: other repositories may hold the
         // same bytes. Unreferenced blob files are left for a later GC.
-        let link = self.layout.blob_link(repo, digest);
-        Ok(blocking(move || durable::remove(&link)).await?)
+        let (link, disk) = (self.layout.blob_link(repo, digest), self.disk);
+        Ok(blocking(move || disk.remove(&link)).await?)
     }
 
     async fn upload_create(&self, repo: &str) -> StorageResult<String> {
         let id = format!("{:032x}", rand::random::<u128>());
         let dir = self.layout.upload(&id);
-        let repo_owned = repo.to_string();
+        let (repo_owned, disk) = (repo.to_string(), self.disk);
         blocking(move || {
-            ensure_dir(&dir)?;
+            disk.ensure_dir(&dir)?;
             File::create(dir.join("data"))?;
             fs::write(dir.join("repo"), repo_owned.as_bytes())?;
             Ok(())
@@ -207,7 +275,12 @@ impl Storage for FsStorage {
         .await?;
         self.sessions.insert(
             id.clone(),
-            Session { repo: repo.to_string(), hasher: Some(Sha256::new()), size: 0, touched: Instant::now() },
+            Session {
+                repo: repo.to_string(),
+                hasher: Some(Sha256::new()),
+                size: 0,
+                touched: Instant::now(),
+            },
         );
         Ok(id)
     }
@@ -221,7 +294,12 @@ impl Storage for FsStorage {
         Ok(UploadStatus { size: s.size })
     }
 
-    async fn upload_append(&self, repo: &str, id: &str, body: ByteStream) -> StorageResult<UploadStatus> {
+    async fn upload_append(
+        &self,
+        repo: &str,
+        id: &str,
+        body: ByteStream,
+    ) -> StorageResult<UploadStatus> {
         let s = self.session(id)?;
         let mut s = s.lock().await;
         if s.repo != repo {
@@ -237,7 +315,9 @@ impl Storage for FsStorage {
                 h
             }
         };
-        let (hasher, n) = uploads::append_stream(&data, hasher, s.size, body, self.max_blob_bytes).await?;
+        let (hasher, n) =
+            uploads::append_stream(&data, hasher, s.size, body, self.max_blob_bytes, self.disk)
+                .await?;
         s.hasher = Some(hasher);
         s.size += n;
         s.touched = Instant::now();
@@ -257,7 +337,9 @@ impl Storage for FsStorage {
         let actual = blocking(move || {
             let actual = match (expected.algorithm(), hasher) {
                 (Algorithm::Sha256, Some(h)) => Digest::from_sha256(h.finalize().into()),
-                (Algorithm::Sha256, None) => Digest::from_sha256(uploads::hash_file(&data)?.0.finalize().into()),
+                (Algorithm::Sha256, None) => {
+                    Digest::from_sha256(uploads::hash_file(&data)?.0.finalize().into())
+                }
                 // sha512 uploads are rare: hash the file once more at close.
                 (Algorithm::Sha512, _) => expected.recompute(&fs::read(&data)?),
             };
@@ -266,15 +348,18 @@ impl Storage for FsStorage {
         .await?;
         if &actual != digest {
             // The session stays open (the spec lets the client retry the close).
-            return Err(StorageError::DigestMismatch { expected: digest.clone(), actual });
+            return Err(StorageError::DigestMismatch {
+                expected: digest.clone(),
+                actual,
+            });
         }
-        let layout = self.layout.clone();
+        let (layout, disk) = (self.layout.clone(), self.disk);
         let (repo_owned, digest_owned) = (repo.to_string(), digest.clone());
         blocking(move || {
             let data = dir.join("data");
             // The data must be on disk before its name is.
-            File::open(&data)?.sync_all()?;
-            publish_blob(&layout, &data, &repo_owned, &digest_owned)?;
+            disk.sync_file(&File::open(&data)?)?;
+            publish_blob(&layout, disk, &data, &repo_owned, &digest_owned)?;
             fs::remove_dir_all(&dir)
         })
         .await?;
@@ -321,9 +406,15 @@ impl Storage for FsStorage {
         Ok(n)
     }
 
-    async fn manifest_read(&self, repo: &str, digest: &Digest) -> StorageResult<Option<StoredManifest>> {
+    async fn manifest_read(
+        &self,
+        repo: &str,
+        digest: &Digest,
+    ) -> StorageResult<Option<StoredManifest>> {
         let path = self.layout.manifest(repo, digest);
-        let Some(raw) = blocking(move || read_opt(&path)).await? else { return Ok(None) };
+        let Some(raw) = blocking(move || read_opt(&path)).await? else {
+            return Ok(None);
+        };
         let Some(nl) = raw.iter().position(|&b| b == b'\n') else {
             return Err(io::Error::other(format!("corrupt manifest record for {digest}")).into());
         };
@@ -332,36 +423,50 @@ impl Storage for FsStorage {
         Ok(Some(StoredManifest { media_type, bytes }))
     }
 
-    async fn manifest_write(&self, repo: &str, digest: &Digest, m: &StoredManifest) -> StorageResult<()> {
-        let (tmp, path) = (self.layout.tmp_dir(), self.layout.manifest(repo, digest));
+    async fn manifest_write(
+        &self,
+        repo: &str,
+        digest: &Digest,
+        m: &StoredManifest,
+    ) -> StorageResult<()> {
+        let (tmp, path, disk) = (
+            self.layout.tmp_dir(),
+            self.layout.manifest(repo, digest),
+            self.disk,
+        );
         let (mt, bytes) = (m.media_type.clone(), m.bytes.clone());
-        blocking(move || write_atomic(&tmp, &path, &[mt.as_bytes(), b"\n", &bytes])).await?;
+        blocking(move || disk.write_atomic(&tmp, &path, &[mt.as_bytes(), b"\n", &bytes])).await?;
         Ok(())
     }
 
     async fn manifest_delete(&self, repo: &str, digest: &Digest) -> StorageResult<bool> {
-        let path = self.layout.manifest(repo, digest);
-        Ok(blocking(move || durable::remove(&path)).await?)
+        let (path, disk) = (self.layout.manifest(repo, digest), self.disk);
+        Ok(blocking(move || disk.remove(&path)).await?)
     }
 
     async fn tag_read(&self, repo: &str, tag: &str) -> StorageResult<Option<Digest>> {
         let path = self.layout.tag(repo, tag);
-        let Some(raw) = blocking(move || read_opt(&path)).await? else { return Ok(None) };
+        let Some(raw) = blocking(move || read_opt(&path)).await? else {
+            return Ok(None);
+        };
         let s = String::from_utf8_lossy(&raw);
-        let d = s.trim().parse().map_err(|e| io::Error::other(format!("corrupt tag {tag}: {e}")))?;
+        let d = s
+            .trim()
+            .parse()
+            .map_err(|e| io::Error::other(format!("corrupt tag {tag}: {e}")))?;
         Ok(Some(d))
     }
 
     async fn tag_write(&self, repo: &str, tag: &str, digest: &Digest) -> StorageResult<()> {
-        let (tmp, path) = (self.layout.tmp_dir(), self.layout.tag(repo, tag));
+        let (tmp, path, disk) = (self.layout.tmp_dir(), self.layout.tag(repo, tag), self.disk);
         let text = digest.to_string();
-        blocking(move || write_atomic(&tmp, &path, &[text.as_bytes()])).await?;
+        blocking(move || disk.write_atomic(&tmp, &path, &[text.as_bytes()])).await?;
         Ok(())
     }
 
     async fn tag_delete(&self, repo: &str, tag: &str) -> StorageResult<bool> {
-        let path = self.layout.tag(repo, tag);
-        Ok(blocking(move || durable::remove(&path)).await?)
+        let (path, disk) = (self.layout.tag(repo, tag), self.disk);
+        Ok(blocking(move || disk.remove(&path)).await?)
     }
 
     async fn tags(&self, repo: &str) -> StorageResult<Option<Vec<String>>> {
@@ -386,11 +491,21 @@ impl Storage for FsStorage {
         .await?)
     }
 
-    async fn referrer_add(&self, repo: &str, subject: &Digest, referrer: &Descriptor) -> StorageResult<()> {
+    async fn referrer_add(
+        &self,
+        repo: &str,
+        subject: &Digest,
+        referrer: &Descriptor,
+    ) -> StorageResult<()> {
         Ok(self.referrers.add(repo, subject, referrer).await?)
     }
 
-    async fn referrer_remove(&self, repo: &str, subject: &Digest, referrer: &Digest) -> StorageResult<()> {
+    async fn referrer_remove(
+        &self,
+        repo: &str,
+        subject: &Digest,
+        referrer: &Digest,
+    ) -> StorageResult<()> {
         Ok(self.referrers.remove(repo, subject, referrer).await?)
     }
 

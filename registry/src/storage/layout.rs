@@ -44,7 +44,11 @@ impl Layout {
 
     pub fn blob(&self, d: &Digest) -> PathBuf {
         let hex = d.hex();
-        self.root.join("blobs").join(d.algorithm().as_str()).join(&hex[..2]).join(hex)
+        self.root
+            .join("blobs")
+            .join(d.algorithm().as_str())
+            .join(&hex[..2])
+            .join(hex)
     }
 
     pub fn uploads_dir(&self) -> PathBuf {
@@ -68,11 +72,18 @@ impl Layout {
     }
 
     pub fn blob_link(&self, repo: &str, d: &Digest) -> PathBuf {
-        self.repo(repo).join("_layers").join(d.algorithm().as_str()).join(d.hex())
+        self.repo(repo)
+            .join("_layers")
+            .join(d.algorithm().as_str())
+            .join(d.hex())
     }
 
     pub fn manifest(&self, repo: &str, d: &Digest) -> PathBuf {
-        self.repo(repo).join("_manifests").join("revisions").join(d.algorithm().as_str()).join(d.hex())
+        self.repo(repo)
+            .join("_manifests")
+            .join("revisions")
+            .join(d.algorithm().as_str())
+            .join(d.hex())
     }
 
     pub fn tags_dir(&self, repo: &str) -> PathBuf {
@@ -85,11 +96,15 @@ impl Layout {
     }
 
     pub fn referrers_dir(&self, repo: &str, subject: &Digest) -> PathBuf {
-        self.repo(repo).join("_referrers").join(subject.algorithm().as_str()).join(subject.hex())
+        self.repo(repo)
+            .join("_referrers")
+            .join(subject.algorithm().as_str())
+            .join(subject.hex())
     }
 
     pub fn referrer(&self, repo: &str, subject: &Digest, referrer: &Digest) -> PathBuf {
-        self.referrers_dir(repo, subject).join(referrer_file_name(referrer))
+        self.referrers_dir(repo, subject)
+            .join(referrer_file_name(referrer))
     }
 }
 
@@ -106,7 +121,10 @@ pub fn parse_referrer_file_name(name: &str) -> Option<Digest> {
 
 /// Upload ids are 32 lowercase hex characters; anything else is unknown.
 pub fn valid_upload_id(id: &str) -> bool {
-    id.len() == 32 && id.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    id.len() == 32
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
 #[cfg(test)]

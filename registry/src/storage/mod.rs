@@ -20,7 +20,7 @@ use bytes::Bytes;
 use futures_util::stream::BoxStream;
 use oci_model::{Descriptor, Digest};
 
-pub use fs::FsStorage;
+pub use fs::{FsOptions, FsStorage};
 
 /// A subject's referrers, keyed by referrer digest (a shared snapshot).
 pub type Referrers = std::sync::Arc<std::collections::BTreeMap<Digest, Descriptor>>;
@@ -56,7 +56,9 @@ impl std::fmt::Display for StorageError {
         match self {
             StorageError::UploadUnknown => write!(f, "upload unknown"),
             StorageError::BlobUnknown => write!(f, "blob unknown"),
-            StorageError::DigestMismatch { expected, actual } => write!(f, "digest {actual} != {expected}"),
+            StorageError::DigestMismatch { expected, actual } => {
+                write!(f, "digest {actual} != {expected}")
+            }
             StorageError::TooLarge { limit } => write!(f, "over {limit} bytes"),
             StorageError::Body(e) => write!(f, "body: {e}"),
             StorageError::Io(e) => write!(f, "io: {e}"),
@@ -88,7 +90,12 @@ pub trait Storage: Send + Sync + 'static {
     /// The blob's size if `repo` holds it.
     async fn blob_size(&self, repo: &str, digest: &Digest) -> StorageResult<Option<u64>>;
     /// The blob's bytes (a `range` of them, if given); `BlobUnknown` if absent.
-    async fn blob_read(&self, repo: &str, digest: &Digest, range: Option<Range<u64>>) -> StorageResult<ByteStream>;
+    async fn blob_read(
+        &self,
+        repo: &str,
+        digest: &Digest,
+        range: Option<Range<u64>>,
+    ) -> StorageResult<ByteStream>;
     /// Makes `repo` hold a blob that `from` holds (cross-repository mount);
     /// `false` if `from` does not hold it.
     async fn blob_mount(&self, repo: &str, from: &str, digest: &Digest) -> StorageResult<bool>;
@@ -103,7 +110,12 @@ pub trait Storage: Send + Sync + 'static {
     async fn upload_status(&self, repo: &str, id: &str) -> StorageResult<UploadStatus>;
     /// Appends `body` to the session, hashing as it streams. If the body
     /// fails midway the session is rolled back to where it was.
-    async fn upload_append(&self, repo: &str, id: &str, body: ByteStream) -> StorageResult<UploadStatus>;
+    async fn upload_append(
+        &self,
+        repo: &str,
+        id: &str,
+        body: ByteStream,
+    ) -> StorageResult<UploadStatus>;
     /// Closes the session: checks the digest, then makes the blob visible in
     /// `repo` under `digest`. On a mismatch nothing becomes visible.
     async fn upload_commit(&self, repo: &str, id: &str, digest: &Digest) -> StorageResult<u64>;
@@ -116,8 +128,17 @@ pub trait Storage: Send + Sync + 'static {
 
     // --- manifests and tags
 
-    async fn manifest_read(&self, repo: &str, digest: &Digest) -> StorageResult<Option<StoredManifest>>;
-    async fn manifest_write(&self, repo: &str, digest: &Digest, manifest: &StoredManifest) -> StorageResult<()>;
+    async fn manifest_read(
+        &self,
+        repo: &str,
+        digest: &Digest,
+    ) -> StorageResult<Option<StoredManifest>>;
+    async fn manifest_write(
+        &self,
+        repo: &str,
+        digest: &Digest,
+        manifest: &StoredManifest,
+    ) -> StorageResult<()>;
     /// `false` if it was not there.
     async fn manifest_delete(&self, repo: &str, digest: &Digest) -> StorageResult<bool>;
     async fn tag_read(&self, repo: &str, tag: &str) -> StorageResult<Option<Digest>>;
@@ -132,9 +153,19 @@ pub trait Storage: Send + Sync + 'static {
     // --- the referrers index: subject digest -> descriptors of its referrers
 
     /// Records that `referrer` (a manifest of `repo`) has `subject`.
-    async fn referrer_add(&self, repo: &str, subject: &Digest, referrer: &Descriptor) -> StorageResult<()>;
+    async fn referrer_add(
+        &self,
+        repo: &str,
+        subject: &Digest,
+        referrer: &Descriptor,
+    ) -> StorageResult<()>;
     /// Forgets that `referrer` has `subject`.
-    async fn referrer_remove(&self, repo: &str, subject: &Digest, referrer: &Digest) -> StorageResult<()>;
+    async fn referrer_remove(
+        &self,
+        repo: &str,
+        subject: &Digest,
+        referrer: &Digest,
+    ) -> StorageResult<()>;
     /// The referrers of `subject`, keyed and ordered by digest, in
     /// O(referrers of it); the ordered map lets a page start after `last`
     /// without scanning what came before.

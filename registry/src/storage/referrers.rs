@@ -14,7 +14,7 @@ use std::sync::Arc;
 
 use oci_model::{Descriptor, Digest};
 
-use super::durable;
+use super::durable::Disk;
 use super::layout::{parse_referrer_file_name, Layout};
 
 /// Upper bound on descriptors kept in memory across all cached subjects.
@@ -32,12 +32,17 @@ struct Cache {
 /// The index; cheap to share.
 pub struct ReferrersIndex {
     layout: Layout,
+    disk: Disk,
     cache: tokio::sync::Mutex<Cache>,
 }
 
 impl ReferrersIndex {
-    pub fn new(layout: Layout) -> ReferrersIndex {
-        ReferrersIndex { layout, cache: tokio::sync::Mutex::new(Cache::default()) }
+    pub fn new(layout: Layout, disk: Disk) -> ReferrersIndex {
+        ReferrersIndex {
+            layout,
+            disk,
+            cache: tokio::sync::Mutex::new(Cache::default()),
+        }
     }
 
     /// Records `referrer` under `subject`: the file first, then the cache.
@@ -46,10 +51,14 @@ impl ReferrersIndex {
         let path = self.layout.referrer(repo, subject, &referrer.digest);
         let tmp = self.layout.tmp_dir();
         let json = serde_json::to_vec(referrer).map_err(io::Error::other)?;
-        blocking(move || durable::write_atomic(&tmp, &path, &[&json])).await?;
+        let disk = self.disk;
+        blocking(move || disk.write_atomic(&tmp, &path, &[&json])).await?;
         let key = (repo.to_string(), subject.clone());
         if let Some(entries) = cache.subjects.get_mut(&key) {
-            if Arc::make_mut(entries).insert(referrer.digest.clone(), referrer.clone()).is_none() {
+            if Arc::make_mut(entries)
+                .insert(referrer.digest.clone(), referrer.clone())
+                .is_none()
+            {
                 cache.entries += 1;
             }
         }
@@ -59,7 +68,8 @@ impl ReferrersIndex {
     pub async fn remove(&self, repo: &str, subject: &Digest, referrer: &Digest) -> io::Result<()> {
         let mut cache = self.cache.lock().await;
         let path = self.layout.referrer(repo, subject, referrer);
-        blocking(move || durable::remove(&path)).await?;
+        let disk = self.disk;
+        blocking(move || disk.remove(&path)).await?;
         let key = (repo.to_string(), subject.clone());
         if let Some(entries) = cache.subjects.get_mut(&key) {
             if Arc::make_mut(entries).remove(referrer).is_some() {
@@ -101,7 +111,9 @@ fn load(dir: &std::path::Path) -> io::Result<Entries> {
     for entry in rd {
         let entry = entry?;
         let name = entry.file_name();
-        let Some(digest) = name.to_str().and_then(parse_referrer_file_name) else { continue };
+        let Some(digest) = name.to_str().and_then(parse_referrer_file_name) else {
+            continue;
+        };
         let bytes = fs::read(entry.path())?;
         match serde_json::from_slice::<Descriptor>(&bytes) {
             Ok(d) => {
@@ -109,12 +121,18 @@ fn load(dir: &std::path::Path) -> io::Result<Entries> {
             }
             // Entries are written atomically, so a bad one was put there by
             // hand; skip it rather than fail every listing of this subject.
-            Err(e) => tracing::warn!(path = %entry.path().display(), %e, "unreadable referrer entry"),
+            Err(e) => {
+                tracing::warn!(path = %entry.path().display(), %e, "unreadable referrer entry")
+            }
         }
     }
     Ok(out)
 }
 
-async fn blocking<T: Send + 'static>(f: impl FnOnce() -> io::Result<T> + Send + 'static) -> io::Result<T> {
-    tokio::task::spawn_blocking(f).await.map_err(|e| io::Error::other(e.to_string()))?
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> io::Result<T> + Send + 'static,
+) -> io::Result<T> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| io::Error::other(e.to_string()))?
 }

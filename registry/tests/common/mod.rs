@@ -35,7 +35,8 @@ pub struct Resp {
 
 impl Resp {
     pub fn json(&self) -> Value {
-        serde_json::from_slice(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {:?}", self.body))
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {:?}", self.body))
     }
 
     pub fn header(&self, n: &str) -> Option<&str> {
@@ -44,7 +45,10 @@ impl Resp {
 
     /// The first OCI error code of the body.
     pub fn code(&self) -> String {
-        self.json()["errors"][0]["code"].as_str().unwrap_or("").to_string()
+        self.json()["errors"][0]["code"]
+            .as_str()
+            .unwrap_or("")
+            .to_string()
     }
 }
 
@@ -56,23 +60,44 @@ impl Reg {
     pub fn with_config(config: Config) -> Reg {
         let dir = tempfile::tempdir().unwrap();
         let store = Arc::new(FsStorage::open(dir.path(), config.max_blob_bytes).unwrap());
-        Reg { router: app(AppState::new(store, config)), dir }
+        Reg {
+            router: app(AppState::new(store, config)),
+            dir,
+        }
     }
 
     pub fn with_state(dir: tempfile::TempDir, state: AppState) -> Reg {
-        Reg { router: app(state), dir }
+        Reg {
+            router: app(state),
+            dir,
+        }
     }
 
-    pub async fn req(&self, method: Method, uri: &str, headers: &[(&str, &str)], body: impl Into<Body>) -> Resp {
+    pub async fn req(
+        &self,
+        method: Method,
+        uri: &str,
+        headers: &[(&str, &str)],
+        body: impl Into<Body>,
+    ) -> Resp {
         let mut b = Request::builder().method(method).uri(uri);
         for (k, v) in headers {
             b = b.header(*k, *v);
         }
-        let resp = self.router.clone().oneshot(b.body(body.into()).unwrap()).await.unwrap();
+        let resp = self
+            .router
+            .clone()
+            .oneshot(b.body(body.into()).unwrap())
+            .await
+            .unwrap();
         let status = resp.status();
         let headers = resp.headers().clone();
         let body = resp.into_body().collect().await.unwrap().to_bytes();
-        Resp { status, headers, body }
+        Resp {
+            status,
+            headers,
+            body,
+        }
     }
 
     pub async fn get(&self, uri: &str) -> Resp {
@@ -83,14 +108,25 @@ impl Reg {
     pub async fn push_blob(&self, name: &str, data: &[u8]) -> Digest {
         let d = Digest::sha256_of(data);
         let r = self
-            .req(Method::POST, &format!("/v2/{name}/blobs/uploads/?digest={d}"), &[], data.to_vec())
+            .req(
+                Method::POST,
+                &format!("/v2/{name}/blobs/uploads/?digest={d}"),
+                &[],
+                data.to_vec(),
+            )
             .await;
         assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
         d
     }
 
     /// Pushes a manifest; returns the response.
-    pub async fn put_manifest(&self, name: &str, reference: &str, media_type: &str, body: &[u8]) -> Resp {
+    pub async fn put_manifest(
+        &self,
+        name: &str,
+        reference: &str,
+        media_type: &str,
+        body: &[u8],
+    ) -> Resp {
         self.req(
             Method::PUT,
             &format!("/v2/{name}/manifests/{reference}"),
@@ -102,7 +138,11 @@ impl Reg {
 }
 
 /// An OCI image manifest over the empty config and the given layers.
-pub fn image_manifest(layers: &[(&Digest, usize)], subject: Option<(&Digest, usize)>, artifact_type: Option<&str>) -> Vec<u8> {
+pub fn image_manifest(
+    layers: &[(&Digest, usize)],
+    subject: Option<(&Digest, usize)>,
+    artifact_type: Option<&str>,
+) -> Vec<u8> {
     let layers: Vec<Value> = layers
         .iter()
         .map(|(d, n)| json!({"mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": d.to_string(), "size": n}))
@@ -130,7 +170,12 @@ pub fn peers_required() -> bool {
 
 /// `true` if `tool` runs; otherwise SKIP (or fail under NV2_REQUIRE_PEERS=1).
 pub fn have_tool(tool: &str, probe: &[&str]) -> bool {
-    let ok = Command::new(tool).args(probe).stdout(Stdio::null()).stderr(Stdio::null()).status().is_ok_and(|s| s.success());
+    let ok = Command::new(tool)
+        .args(probe)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
     if !ok {
         if peers_required() {
             panic!("{tool} is required (NV2_REQUIRE_PEERS=1) but missing: run scripts/registry-peers.sh");
@@ -160,7 +205,9 @@ impl Server {
             .spawn()
             .expect("spawn nv2-registry");
         let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
         let base = line.trim().rsplit(' ').next().unwrap().to_string();
         assert!(base.starts_with("http"), "unexpected first line {line:?}");
         Server { child, base }
