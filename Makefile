@@ -28,6 +28,8 @@ test: setup test-rust test-wasm-nostd
 
 test-rust:
 	NV2_REQUIRE_PEERS=1 $(CARGO) test --workspace --all-targets
+	@echo "verifier-core again with the RustCrypto backend only (what the wasm build runs)"
+	$(CARGO) test -p verifier-core --no-default-features --features sign
 
 # verifier-core must always build without std for wasm32: this is what keeps no_std honest.
 test-wasm-nostd:
