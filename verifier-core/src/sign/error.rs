@@ -33,8 +33,12 @@ pub enum SignError {
     Der(der::Error),
     /// A PEM block could not be decoded.
     Pem(der::pem::Error),
-    /// A PEM bundle held a block that is not a certificate.
-    UnexpectedPemLabel { label: String },
+    /// A PEM block has the wrong label (`expected` is what was asked for, e.g. a
+    /// `PRIVATE KEY` where an `RSA PRIVATE KEY` was found).
+    UnexpectedPemLabel {
+        expected: &'static str,
+        label: String,
+    },
     /// A PEM bundle held no certificate.
     NoCertificates,
     /// A distinguished-name string could not be parsed.
@@ -68,8 +72,13 @@ impl fmt::Display for SignError {
             Self::Ecdsa(e) => write!(f, "ECDSA: {e}"),
             Self::Der(e) => write!(f, "DER: {e}"),
             Self::Pem(e) => write!(f, "PEM: {e}"),
-            Self::UnexpectedPemLabel { label } => {
-                write!(f, "expected only CERTIFICATE PEM blocks, found {label}")
+            Self::UnexpectedPemLabel { expected, label } => {
+                write!(f, "expected a {expected} PEM block, found {label}")?;
+                if *expected == "PRIVATE KEY" && label.ends_with("PRIVATE KEY") {
+                    // SEC1 or PKCS#1 keys: say how to convert rather than just refuse.
+                    write!(f, " (convert it with `openssl pkcs8 -topk8 -nocrypt`)")?;
+                }
+                Ok(())
             }
             Self::NoCertificates => write!(f, "no CERTIFICATE PEM block found"),
             Self::InvalidName { name, reason } => {

@@ -156,6 +156,7 @@ impl SigningKey {
         let (label, der) = der::pem::decode_vec(pem.trim().as_bytes()).map_err(SignError::Pem)?;
         if label != "PRIVATE KEY" {
             return Err(SignError::UnexpectedPemLabel {
+                expected: "PRIVATE KEY",
                 label: label.into(),
             });
         }

@@ -67,6 +67,7 @@ pub fn pem_decode_certificates(
         let (label, der) = der::pem::decode_vec(block.as_bytes()).map_err(SignError::Pem)?;
         if label != "CERTIFICATE" {
             return Err(SignError::UnexpectedPemLabel {
+                expected: "CERTIFICATE",
                 label: label.into(),
             });
         }
