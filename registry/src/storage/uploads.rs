@@ -13,7 +13,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use futures_util::StreamExt;
 use sha2::{Digest as _, Sha256};
 
@@ -118,11 +118,14 @@ fn start_writeback(file: &File, from: u64, to: u64) {
     let _ = (file, from, to);
 }
 
-/// Appends `body` to the file at `path` while hashing it, on a blocking
-/// thread fed through a bounded queue, so receiving, hashing and writing
-/// overlap and memory stays at a few MiB whatever the blob size.
+/// Appends `body` to the file at `path` while hashing it. The request task
+/// hashes each chunk as it arrives and gathers chunks into 1 MiB buffers; a
+/// blocking thread writes them, fed through a bounded queue and handing the
+/// buffers back for reuse. Receiving, hashing and writing thus overlap on
+/// two cores, and memory stays at a few MiB whatever the blob size.
 /// Returns the updated hasher and the number of bytes appended. `limit` caps
-/// the total size (`start` + appended); 0 means none.
+/// the total size (`start` + appended); 0 means none. On failure the file is
+/// cut back to `start`, so the session is as the request found it.
 pub async fn append_stream(
     path: &Path,
     hasher: Sha256,
@@ -132,29 +135,32 @@ pub async fn append_stream(
     disk: Disk,
 ) -> StorageResult<(Sha256, u64)> {
     let file = OpenOptions::new().append(true).open(path)?;
-    let (tx, mut rx) = tokio::sync::mpsc::channel::<Bytes>(QUEUE);
-    let writer = tokio::task::spawn_blocking(move || -> io::Result<(Sha256, u64, File)> {
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<u8>>(QUEUE);
+    // Written buffers come back here; one more than the queue can hold.
+    let (ret_tx, ret_rx) = std::sync::mpsc::sync_channel::<Vec<u8>>(QUEUE + 2);
+    let writer = tokio::task::spawn_blocking(move || -> io::Result<(u64, File)> {
         let mut file = file;
-        let mut hasher = hasher;
         let mut n = 0u64;
         let mut flushed = start;
-        while let Some(chunk) = rx.blocking_recv() {
-            hasher.update(&chunk);
-            file.write_all(&chunk)?;
-            n += chunk.len() as u64;
+        while let Some(mut buf) = rx.blocking_recv() {
+            file.write_all(&buf)?;
+            n += buf.len() as u64;
             if disk.fsync && start + n - flushed >= WRITE_BEHIND {
                 start_writeback(&file, flushed, start + n);
                 flushed = start + n;
             }
+            buf.clear();
+            let _ = ret_tx.try_send(buf);
         }
-        Ok((hasher, n, file))
+        Ok((n, file))
     });
 
+    let mut hasher = hasher;
     let mut received = 0u64;
-    let mut batch = BytesMut::new();
+    let mut batch: Vec<u8> = Vec::with_capacity(BATCH);
     let mut failure: Option<StorageError> = None;
     while let Some(next) = body.next().await {
-        let chunk = match next {
+        let chunk: Bytes = match next {
             Ok(c) => c,
             Err(e) => {
                 failure = Some(StorageError::Body(e));
@@ -166,22 +172,36 @@ pub async fn append_stream(
             failure = Some(StorageError::TooLarge { limit });
             break;
         }
+        hasher.update(&chunk);
         batch.extend_from_slice(&chunk);
-        if batch.len() >= BATCH && tx.send(batch.split().freeze()).await.is_err() {
-            break; // the writer failed; its error is reported below
+        if batch.len() >= BATCH {
+            // Reusing written buffers avoids faulting in fresh pages per MiB.
+            let fresh = ret_rx.try_recv().unwrap_or_else(|_| Vec::with_capacity(BATCH));
+            if tx.send(std::mem::replace(&mut batch, fresh)).await.is_err() {
+                break; // the writer failed; its error is reported below
+            }
         }
     }
     if failure.is_none() && !batch.is_empty() {
-        let _ = tx.send(batch.freeze()).await;
+        let _ = tx.send(batch).await;
     }
     drop(tx);
-    let (hasher, n, file) = writer
-        .await
-        .map_err(|e| io::Error::other(e.to_string()))??;
+    let (n, file) = match writer.await.map_err(|e| io::Error::other(e.to_string())).and_then(|r| r) {
+        Ok(done) => done,
+        Err(e) => {
+            // The write failed (disk full, …): cut back what did get written.
+            let _ = OpenOptions::new().write(true).open(path).and_then(|f| f.set_len(start));
+            return Err(e.into());
+        }
+    };
     if let Some(f) = failure {
-        // Roll the session back to where this request found it.
         file.set_len(start)?;
         return Err(f);
+    }
+    if n != received {
+        // The writer stopped early without an I/O error: treat as failure.
+        file.set_len(start)?;
+        return Err(StorageError::Io(io::Error::other("upload writer stopped early")));
     }
     Ok((hasher, n))
 }
