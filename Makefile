@@ -3,7 +3,7 @@
 
 SHELL := /bin/bash
 CARGO ?= cargo
-STAMP := target/.setup-stamp
+TARGET_DIR := $(or $(CARGO_TARGET_DIR),target)
 
 # The wasm32 toolchain: rustup's target when it installs, else Debian's rustc-web with build-std.
 WASM_TARGET := wasm32-unknown-unknown
@@ -44,7 +44,7 @@ test-wasm-nostd:
 
 demo: setup
 	$(CARGO) build --release -p nv2-client --bin nv2
-	NV2=target/release/nv2 bash scripts/demo.sh
+	NV2=$(TARGET_DIR)/release/nv2 bash scripts/demo.sh
 
 bench: setup
 	bash scripts/bench-verify.sh
