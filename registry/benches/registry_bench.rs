@@ -145,24 +145,61 @@ fn blob_bytes(mib: u64) -> Vec<u8> {
 
 /// Runs curl and returns its `-w` output split on spaces.
 fn curl(args: &[&str]) -> Vec<String> {
-    let out = Command::new("curl").args(["-s", "-S", "-o", "/dev/null"]).args(args).output().expect("curl (scripts/registry-peers.sh installs it)");
-    assert!(out.status.success(), "curl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8_lossy(&out.stdout).split_whitespace().map(str::to_string).collect()
+    let out = Command::new("curl")
+        .args(["-s", "-S", "-o", "/dev/null"])
+        .args(args)
+        .output()
+        .expect("curl (scripts/registry-peers.sh installs it)");
+    assert!(
+        out.status.success(),
+        "curl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .map(str::to_string)
+        .collect()
 }
 
 /// Session upload (POST, then one streamed PUT of the whole file, as both
 /// servers support), sent by curl: a lean client, so that the servers and
 /// not the client set the pace. Returns MB/s.
-async fn upload(c: &reqwest::Client, base: &str, file: &std::path::Path, len: usize, digest: &Digest) -> f64 {
-    let r = c.post(format!("{base}/v2/bench/blob/blobs/uploads/")).send().await.unwrap();
+async fn upload(
+    c: &reqwest::Client,
+    base: &str,
+    file: &std::path::Path,
+    len: usize,
+    digest: &Digest,
+) -> f64 {
+    let r = c
+        .post(format!("{base}/v2/bench/blob/blobs/uploads/"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 202);
     let loc = r.headers()["location"].to_str().unwrap().to_string();
-    let url = if loc.starts_with("http") { loc } else { format!("{base}{loc}") };
+    let url = if loc.starts_with("http") {
+        loc
+    } else {
+        format!("{base}{loc}")
+    };
     let sep = if url.contains('?') { '&' } else { '?' };
     let url = format!("{url}{sep}digest={digest}");
     let file = file.to_str().unwrap().to_string();
     let w = tokio::task::spawn_blocking(move || {
-        curl(&["-X", "PUT", "-H", "Expect:", "-H", "Content-Type: application/octet-stream", "-T", &file, "-w", "%{http_code} %{time_total}", &url])
+        curl(&[
+            "-X",
+            "PUT",
+            "-H",
+            "Expect:",
+            "-H",
+            "Content-Type: application/octet-stream",
+            "-T",
+            &file,
+            "-w",
+            "%{http_code} %{time_total}",
+            &url,
+        ])
     })
     .await
     .unwrap();
@@ -172,8 +209,15 @@ async fn upload(c: &reqwest::Client, base: &str, file: &std::path::Path, len: us
 
 async fn download(base: &str, digest: &Digest, len: usize) -> f64 {
     let url = format!("{base}/v2/bench/blob/blobs/{digest}");
-    let w = tokio::task::spawn_blocking(move || curl(&["-w", "%{http_code} %{time_total} %{size_download}", &url])).await.unwrap();
-    assert_eq!((w[0].as_str(), w[2].parse::<usize>().unwrap()), ("200", len));
+    let w = tokio::task::spawn_blocking(move || {
+        curl(&["-w", "%{http_code} %{time_total} %{size_download}", &url])
+    })
+    .await
+    .unwrap();
+    assert_eq!(
+        (w[0].as_str(), w[2].parse::<usize>().unwrap()),
+        ("200", len)
+    );
     len as f64 / w[1].parse::<f64>().unwrap() / 1e6
 }
 
@@ -263,7 +307,10 @@ struct Row {
 }
 
 async fn measure(p: &Proc, blob: &std::path::Path, len: usize, digest: &Digest, secs: f64) -> Row {
-    let c = reqwest::Client::builder().pool_max_idle_per_host(64).build().unwrap();
+    let c = reqwest::Client::builder()
+        .pool_max_idle_per_host(64)
+        .build()
+        .unwrap();
     wait_ready(&c, &p.base).await;
     eprintln!("[{}] blob upload/download ({} MiB)…", p.name, len >> 20);
     // Twice each, keeping the better run: the machine is shared.
@@ -445,7 +492,11 @@ async fn main() {
     // The blob file lives in memory when /dev/shm exists, so reading it does
     // not compete with the servers for the disk.
     let shm = std::path::Path::new("/dev/shm");
-    let blob = if shm.is_dir() { shm.join(format!("nv2-bench-blob-{}", std::process::id())) } else { base_dir.join("blob") };
+    let blob = if shm.is_dir() {
+        shm.join(format!("nv2-bench-blob-{}", std::process::id()))
+    } else {
+        base_dir.join("blob")
+    };
     let digest = make_blob(mib, &blob);
     let len = (mib as usize) << 20;
 

@@ -9,7 +9,7 @@ use oci_model::{media_type, validate_tag, Digest, Manifest};
 
 use crate::app::AppState;
 use crate::error::{ApiError, ApiResult, Code};
-use crate::storage::StoredManifest;
+use crate::storage::{ManifestPut, StoredManifest};
 
 /// A manifest reference from a URL: a tag or a digest.
 #[derive(Clone, Debug)]
@@ -67,23 +67,25 @@ pub async fn put(
         .map_err(|e| ApiError::new(Code::ManifestInvalid, e.to_string()))?;
     check_references(state, name, &manifest).await?;
 
-    let store = &state.store;
     let stored = StoredManifest {
         media_type: manifest.media_type().to_string(),
         bytes: bytes.clone(),
     };
-    // Manifest first, then its index entry, then the tag: a crash in between
-    // leaves a manifest that a retried PUT completes, never an entry or a tag
-    // pointing at nothing.
-    store.manifest_write(name, &digest, &stored).await?;
     let subject = manifest.subject.as_ref().map(|s| s.digest.clone());
-    if let Some(s) = &subject {
-        let desc = super::referrers::descriptor_of(&manifest, &digest, bytes.len() as u64);
-        store.referrer_add(name, s, &desc).await?;
-    }
-    if let Reference::Tag(tag) = reference {
-        store.tag_write(name, tag, &digest).await?;
-    }
+    let desc = subject
+        .as_ref()
+        .map(|_| super::referrers::descriptor_of(&manifest, &digest, bytes.len() as u64));
+    let tag = match reference {
+        Reference::Tag(t) => Some(t.as_str()),
+        Reference::Digest(_) => None,
+    };
+    let put = ManifestPut {
+        digest: &digest,
+        manifest: &stored,
+        referrer: subject.as_ref().zip(desc.as_ref()),
+        tag,
+    };
+    state.store.manifest_put(name, put).await?;
     Ok(PutOutcome { digest, subject })
 }
 

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use futures_util::StreamExt;
-use oci_model::{Algorithm, Descriptor, Digest};
+use oci_model::{Algorithm, Digest};
 use sha2::{Digest as _, Sha256};
 use tokio::io::{AsyncReadExt, AsyncSeekExt};
 use tokio_util::io::ReaderStream;
@@ -19,7 +19,8 @@ use super::layout::{valid_upload_id, Layout};
 use super::referrers::ReferrersIndex;
 use super::uploads::{self, Session, Sessions};
 use super::{
-    ByteStream, Referrers, Storage, StorageError, StorageResult, StoredManifest, UploadStatus,
+    ByteStream, ManifestPut, Referrers, Storage, StorageError, StorageResult, StoredManifest,
+    UploadStatus,
 };
 
 /// Read buffer for blob downloads.
@@ -423,19 +424,31 @@ impl Storage for FsStorage {
         Ok(Some(StoredManifest { media_type, bytes }))
     }
 
-    async fn manifest_write(
-        &self,
-        repo: &str,
-        digest: &Digest,
-        m: &StoredManifest,
-    ) -> StorageResult<()> {
-        let (tmp, path, disk) = (
-            self.layout.tmp_dir(),
-            self.layout.manifest(repo, digest),
-            self.disk,
-        );
-        let (mt, bytes) = (m.media_type.clone(), m.bytes.clone());
-        blocking(move || disk.write_atomic(&tmp, &path, &[mt.as_bytes(), b"\n", &bytes])).await?;
+    async fn manifest_put(&self, repo: &str, put: ManifestPut<'_>) -> StorageResult<()> {
+        let m = put.manifest;
+        let mut record = Vec::with_capacity(m.media_type.len() + 1 + m.bytes.len());
+        record.extend_from_slice(m.media_type.as_bytes());
+        record.push(b'\n');
+        record.extend_from_slice(&m.bytes);
+        // Visible in this order: manifest, index entry, tag. A crash in
+        // between leaves a manifest that a retried PUT completes, never an
+        // entry or a tag pointing at nothing.
+        let mut files = vec![(self.layout.manifest(repo, put.digest), record)];
+        if let Some((subject, desc)) = put.referrer {
+            files.push(self.referrers.entry(repo, subject, desc)?);
+        }
+        if let Some(tag) = put.tag {
+            files.push((
+                self.layout.tag(repo, tag),
+                put.digest.to_string().into_bytes(),
+            ));
+        }
+        let (tmp, disk) = (self.layout.tmp_dir(), self.disk);
+        let write = move || disk.write_atomic_batch(&tmp, &files);
+        match put.referrer {
+            Some((subject, desc)) => self.referrers.add_with(repo, subject, desc, write).await?,
+            None => blocking(write).await?,
+        }
         Ok(())
     }
 
@@ -455,13 +468,6 @@ impl Storage for FsStorage {
             .parse()
             .map_err(|e| io::Error::other(format!("corrupt tag {tag}: {e}")))?;
         Ok(Some(d))
-    }
-
-    async fn tag_write(&self, repo: &str, tag: &str, digest: &Digest) -> StorageResult<()> {
-        let (tmp, path, disk) = (self.layout.tmp_dir(), self.layout.tag(repo, tag), self.disk);
-        let text = digest.to_string();
-        blocking(move || disk.write_atomic(&tmp, &path, &[text.as_bytes()])).await?;
-        Ok(())
     }
 
     async fn tag_delete(&self, repo: &str, tag: &str) -> StorageResult<bool> {
@@ -489,15 +495,6 @@ impl Storage for FsStorage {
             Ok(out)
         })
         .await?)
-    }
-
-    async fn referrer_add(
-        &self,
-        repo: &str,
-        subject: &Digest,
-        referrer: &Descriptor,
-    ) -> StorageResult<()> {
-        Ok(self.referrers.add(repo, subject, referrer).await?)
     }
 
     async fn referrer_remove(

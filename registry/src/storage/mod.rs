@@ -75,6 +75,17 @@ pub struct StoredManifest {
     pub bytes: Bytes,
 }
 
+/// Everything one manifest PUT stores.
+#[derive(Clone, Copy, Debug)]
+pub struct ManifestPut<'a> {
+    pub digest: &'a Digest,
+    pub manifest: &'a StoredManifest,
+    /// The manifest's subject and the descriptor it is listed with.
+    pub referrer: Option<(&'a Digest, &'a Descriptor)>,
+    /// A tag to point at the manifest.
+    pub tag: Option<&'a str>,
+}
+
 /// The state of an upload session.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct UploadStatus {
@@ -133,16 +144,12 @@ pub trait Storage: Send + Sync + 'static {
         repo: &str,
         digest: &Digest,
     ) -> StorageResult<Option<StoredManifest>>;
-    async fn manifest_write(
-        &self,
-        repo: &str,
-        digest: &Digest,
-        manifest: &StoredManifest,
-    ) -> StorageResult<()>;
+    /// Stores a manifest with its referrers-index entry and its tag, if any,
+    /// as one durable operation that makes the manifest visible first.
+    async fn manifest_put(&self, repo: &str, put: ManifestPut<'_>) -> StorageResult<()>;
     /// `false` if it was not there.
     async fn manifest_delete(&self, repo: &str, digest: &Digest) -> StorageResult<bool>;
     async fn tag_read(&self, repo: &str, tag: &str) -> StorageResult<Option<Digest>>;
-    async fn tag_write(&self, repo: &str, tag: &str, digest: &Digest) -> StorageResult<()>;
     /// `false` if it was not there.
     async fn tag_delete(&self, repo: &str, tag: &str) -> StorageResult<bool>;
     /// The repository's tags in lexical order; `None` if the repository is unknown.
@@ -152,13 +159,6 @@ pub trait Storage: Send + Sync + 'static {
 
     // --- the referrers index: subject digest -> descriptors of its referrers
 
-    /// Records that `referrer` (a manifest of `repo`) has `subject`.
-    async fn referrer_add(
-        &self,
-        repo: &str,
-        subject: &Digest,
-        referrer: &Descriptor,
-    ) -> StorageResult<()>;
     /// Forgets that `referrer` has `subject`.
     async fn referrer_remove(
         &self,

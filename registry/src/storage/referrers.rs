@@ -10,6 +10,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::fs;
 use std::io;
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use oci_model::{Descriptor, Digest};
@@ -45,14 +46,29 @@ impl ReferrersIndex {
         }
     }
 
-    /// Records `referrer` under `subject`: the file first, then the cache.
-    pub async fn add(&self, repo: &str, subject: &Digest, referrer: &Descriptor) -> io::Result<()> {
-        let mut cache = self.cache.lock().await;
-        let path = self.layout.referrer(repo, subject, &referrer.digest);
-        let tmp = self.layout.tmp_dir();
+    /// The index file recording `referrer` under `subject`: path and bytes.
+    pub fn entry(
+        &self,
+        repo: &str,
+        subject: &Digest,
+        referrer: &Descriptor,
+    ) -> io::Result<(PathBuf, Vec<u8>)> {
         let json = serde_json::to_vec(referrer).map_err(io::Error::other)?;
-        let disk = self.disk;
-        blocking(move || disk.write_atomic(&tmp, &path, &[&json])).await?;
+        Ok((self.layout.referrer(repo, subject, &referrer.digest), json))
+    }
+
+    /// Records `referrer` under `subject`: runs `write` (which must durably
+    /// write [`ReferrersIndex::entry`]), then updates the cache, both under
+    /// the index lock so that a concurrent first listing cannot miss it.
+    pub async fn add_with(
+        &self,
+        repo: &str,
+        subject: &Digest,
+        referrer: &Descriptor,
+        write: impl FnOnce() -> io::Result<()> + Send + 'static,
+    ) -> io::Result<()> {
+        let mut cache = self.cache.lock().await;
+        blocking(write).await?;
         let key = (repo.to_string(), subject.clone());
         if let Some(entries) = cache.subjects.get_mut(&key) {
             if Arc::make_mut(entries)

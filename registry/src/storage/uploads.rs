@@ -176,7 +176,9 @@ pub async fn append_stream(
         batch.extend_from_slice(&chunk);
         if batch.len() >= BATCH {
             // Reusing written buffers avoids faulting in fresh pages per MiB.
-            let fresh = ret_rx.try_recv().unwrap_or_else(|_| Vec::with_capacity(BATCH));
+            let fresh = ret_rx
+                .try_recv()
+                .unwrap_or_else(|_| Vec::with_capacity(BATCH));
             if tx.send(std::mem::replace(&mut batch, fresh)).await.is_err() {
                 break; // the writer failed; its error is reported below
             }
@@ -186,11 +188,18 @@ pub async fn append_stream(
         let _ = tx.send(batch).await;
     }
     drop(tx);
-    let (n, file) = match writer.await.map_err(|e| io::Error::other(e.to_string())).and_then(|r| r) {
+    let (n, file) = match writer
+        .await
+        .map_err(|e| io::Error::other(e.to_string()))
+        .and_then(|r| r)
+    {
         Ok(done) => done,
         Err(e) => {
             // The write failed (disk full, …): cut back what did get written.
-            let _ = OpenOptions::new().write(true).open(path).and_then(|f| f.set_len(start));
+            let _ = OpenOptions::new()
+                .write(true)
+                .open(path)
+                .and_then(|f| f.set_len(start));
             return Err(e.into());
         }
     };
@@ -201,7 +210,9 @@ pub async fn append_stream(
     if n != received {
         // The writer stopped early without an I/O error: treat as failure.
         file.set_len(start)?;
-        return Err(StorageError::Io(io::Error::other("upload writer stopped early")));
+        return Err(StorageError::Io(io::Error::other(
+            "upload writer stopped early",
+        )));
     }
     Ok((hasher, n))
 }
