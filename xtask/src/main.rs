@@ -1,0 +1,258 @@
+//! Build automation that is awkward in make.
+//!
+//! ```text
+//! cargo run -p xtask -- bundle          build policy.wasm, add the ABI globals, check, pack dist/
+//! cargo run -p xtask -- check FILE.wasm  validate a module and check it against the OPA ABI
+//! ```
+//!
+//! `bundle` builds `policy-wasm` for wasm32-unknown-unknown with the workspace's `wasm` profile
+//! (rustup's target when installed, else Debian's rustc-web with `-Z build-std`), runs
+//! `wasm-opt -Oz` when binaryen is installed and that makes the module smaller, adds the
+//! `opa_wasm_abi_version`/`opa_wasm_abi_minor_version` globals, validates the result and checks
+//! its imports and exports, then writes `dist/bundle/` and `dist/bundle.tar.gz`.
+
+mod bundle;
+mod check;
+mod globals;
+
+use std::env;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+
+const TARGET: &str = "wasm32-unknown-unknown";
+/// The size the module should stay under.
+const SIZE_GOAL: usize = 400 * 1024;
+
+fn main() -> ExitCode {
+    let args: Vec<String> = env::args().skip(1).collect();
+    let result = match args
+        .iter()
+        .map(String::as_str)
+        .collect::<Vec<_>>()
+        .as_slice()
+    {
+        ["bundle"] => bundle_command(),
+        ["check", file] => check_command(Path::new(file)),
+        _ => Err("usage: cargo run -p xtask -- bundle | check FILE.wasm".to_string()),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("xtask: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask lives in the workspace")
+        .to_path_buf()
+}
+
+fn bundle_command() -> Result<(), String> {
+    let root = workspace_root();
+    let linked_path = build_policy_wasm(&root)?;
+    let linked = fs::read(&linked_path).map_err(|e| format!("{}: {e}", linked_path.display()))?;
+    println!(
+        "xtask: linked module {} ({} bytes)",
+        linked_path.display(),
+        linked.len()
+    );
+
+    let mut module = globals::add_abi_globals(&linked)?;
+    if let Some(optimized) = wasm_opt(&linked, &root)? {
+        match globals::add_abi_globals(&optimized).and_then(|m| check::check_module(&m).map(|_| m))
+        {
+            Ok(m) if m.len() < module.len() => {
+                println!("xtask: wasm-opt -Oz: {} -> {} bytes", module.len(), m.len());
+                module = m;
+            }
+            Ok(_) => {
+                println!("xtask: wasm-opt did not make the module smaller; keeping the linked one")
+            }
+            Err(e) => println!(
+                "xtask: keeping the linked module; the wasm-opt output failed the check: {e}"
+            ),
+        }
+    }
+    let summary = check::check_module(&module)?;
+    print_summary(&summary);
+
+    let dist = root.join("dist");
+    let entries = bundle::entries(module.clone(), &root.join("rego/notary"))?;
+    bundle::write_dir(&dist.join("bundle"), &entries)?;
+    let tarball = bundle::tarball(&entries)?;
+    fs::write(dist.join("bundle.tar.gz"), &tarball)
+        .map_err(|e| format!("dist/bundle.tar.gz: {e}"))?;
+    let rego: Vec<&str> = entries.iter().skip(2).map(|e| e.path.as_str()).collect();
+    println!(
+        "xtask: rego files: {}",
+        if rego.is_empty() {
+            "none".to_string()
+        } else {
+            rego.join(", ")
+        }
+    );
+    println!(
+        "xtask: wrote dist/bundle/ and dist/bundle.tar.gz ({} bytes)",
+        tarball.len()
+    );
+    println!(
+        "xtask: policy.wasm is {} bytes ({:.1} KiB)",
+        module.len(),
+        module.len() as f64 / 1024.0
+    );
+    if module.len() > SIZE_GOAL {
+        println!(
+            "xtask: warning: policy.wasm is over the {} KiB goal",
+            SIZE_GOAL / 1024
+        );
+    }
+    Ok(())
+}
+
+fn check_command(file: &Path) -> Result<(), String> {
+    let module = fs::read(file).map_err(|e| format!("{}: {e}", file.display()))?;
+    print_summary(&check::check_module(&module)?);
+    println!(
+        "xtask: {} satisfies the OPA WebAssembly ABI 1.3 ({} bytes)",
+        file.display(),
+        module.len()
+    );
+    Ok(())
+}
+
+fn print_summary(summary: &check::Summary) {
+    println!(
+        "xtask: memory import: initial {} pages, maximum {}",
+        summary.memory_initial_pages,
+        summary
+            .memory_maximum_pages
+            .map_or("none".to_string(), |m| m.to_string())
+    );
+    println!(
+        "xtask: imports ({}): {}",
+        summary.imports.len(),
+        summary.imports.join(", ")
+    );
+    println!(
+        "xtask: exports ({}): {}",
+        summary.exports.len(),
+        summary.exports.join(", ")
+    );
+}
+
+fn rustup_has_target() -> bool {
+    Command::new("rustup")
+        .args(["target", "list", "--installed"])
+        .output()
+        .map(|o| {
+            o.status.success()
+                && String::from_utf8_lossy(&o.stdout)
+                    .lines()
+                    .any(|l| l.trim() == TARGET)
+        })
+        .unwrap_or(false)
+}
+
+/// Builds the cdylib and returns the path of the linked module.
+fn build_policy_wasm(root: &Path) -> Result<PathBuf, String> {
+    // The workspace's `wasm` profile, with two keys overridden for size: opt-level "z" and a
+    // stripped name section (about 130 KB less than "s" with names; DESIGN's goal is 400 KB).
+    let common = [
+        "build",
+        "-p",
+        "policy-wasm",
+        "--target",
+        TARGET,
+        "--profile",
+        "wasm",
+        "--config",
+        "profile.wasm.opt-level=\"z\"",
+        "--config",
+        "profile.wasm.strip=true",
+    ];
+    let (status, target_dir) = if rustup_has_target() {
+        // `CARGO` is the cargo that runs us (same toolchain); CARGO_TARGET_DIR passes through.
+        let cargo = env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
+        let target_dir = match env::var_os("CARGO_TARGET_DIR") {
+            Some(dir) => env::current_dir().map_err(|e| e.to_string())?.join(dir),
+            None => root.join("target"),
+        };
+        println!("xtask: building policy-wasm for {TARGET} (rustup target)");
+        let status = Command::new(cargo)
+            .current_dir(root)
+            .args(common)
+            .arg("--target-dir")
+            .arg(&target_dir)
+            .status();
+        (status, target_dir)
+    } else {
+        // Debian's route when rustup cannot add the target: rustc-web's compiler, core and alloc
+        // built from rust-web-src, and LLVM's wasm-ld.
+        let target_dir = root.join("target/wasm-debian");
+        println!("xtask: building policy-wasm for {TARGET} (Debian rustc-web, -Z build-std)");
+        let status = Command::new("/usr/bin/cargo")
+            .current_dir(root)
+            .env("RUSTC", "/usr/bin/rustc")
+            .env("RUSTC_BOOTSTRAP", "1")
+            .env("RUSTFLAGS", "-C linker=/usr/lib/llvm-19/bin/wasm-ld")
+            .env_remove("RUSTUP_TOOLCHAIN")
+            .args(common)
+            .args(["-Z", "build-std=core,alloc", "--target-dir"])
+            .arg(&target_dir)
+            .status();
+        (status, target_dir)
+    };
+    match status {
+        Ok(s) if s.success() => Ok(target_dir
+            .join(TARGET)
+            .join("wasm")
+            .join("policy_wasm.wasm")),
+        Ok(s) => Err(format!("the policy-wasm build failed ({s})")),
+        Err(e) => Err(format!("cannot run cargo for the policy-wasm build: {e}")),
+    }
+}
+
+/// Runs binaryen's `wasm-opt -Oz` when it is installed (Debian package `binaryen`); the bundle
+/// builds without it.
+fn wasm_opt(module: &[u8], root: &Path) -> Result<Option<Vec<u8>>, String> {
+    if Command::new("wasm-opt")
+        .arg("--version")
+        .output()
+        .map(|o| !o.status.success())
+        .unwrap_or(true)
+    {
+        println!("xtask: wasm-opt not installed; skipping it (optional)");
+        return Ok(None);
+    }
+    let dir = root.join("target/xtask");
+    fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+    let (input, output) = (dir.join("linked.wasm"), dir.join("optimized.wasm"));
+    fs::write(&input, module).map_err(|e| e.to_string())?;
+    // The features rustc enables by default for wasm32 (all of WebAssembly 2.0).
+    let status = Command::new("wasm-opt")
+        .args([
+            "-Oz",
+            "--enable-bulk-memory",
+            "--enable-sign-ext",
+            "--enable-mutable-globals",
+            "--enable-nontrapping-float-to-int",
+            "--enable-multivalue",
+            "--enable-reference-types",
+        ])
+        .arg(&input)
+        .arg("-o")
+        .arg(&output)
+        .status();
+    match status {
+        Ok(s) if s.success() => fs::read(&output).map(Some).map_err(|e| e.to_string()),
+        _ => {
+            println!("xtask: wasm-opt failed; keeping the linked module");
+            Ok(None)
+        }
+    }
+}
