@@ -1,23 +1,23 @@
 //! The filesystem backend: the embedded default. See `layout.rs` for the
 //! tree; blocking file work runs on tokio's blocking pool.
 
-use std::fs::{self, File};
+use std::fs;
 use std::io::{self, SeekFrom};
 use std::ops::Range;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use futures_util::StreamExt;
-use oci_model::{Algorithm, Digest};
-use sha2::{Digest as _, Sha256};
+use oci_model::Digest;
 use tokio::io::{AsyncReadExt, AsyncSeekExt};
 use tokio_util::io::ReaderStream;
 
+use super::blocking;
 use super::durable::Disk;
-use super::layout::{valid_upload_id, Layout};
+use super::layout::Layout;
 use super::referrers::ReferrersIndex;
-use super::uploads::{self, Session, Sessions};
+use super::uploads::UploadArea;
 use super::{
     ByteStream, ManifestPut, Referrers, Storage, StorageError, StorageResult, StoredManifest,
     UploadStatus,
@@ -49,9 +49,8 @@ impl Default for FsOptions {
 pub struct FsStorage {
     layout: Layout,
     disk: Disk,
-    sessions: Sessions,
+    uploads: UploadArea,
     referrers: ReferrersIndex,
-    max_blob_bytes: u64,
 }
 
 impl FsStorage {
@@ -80,49 +79,23 @@ impl FsStorage {
             fs::remove_dir_all(&tmp)?;
         }
         disk.ensure_dir(&tmp)?;
-        let sessions = Sessions::default();
-        for entry in fs::read_dir(layout.uploads_dir())? {
-            let entry = entry?;
-            let id = entry.file_name().to_string_lossy().into_owned();
-            let repo = fs::read_to_string(entry.path().join("repo"));
-            let size = fs::metadata(entry.path().join("data")).map(|m| m.len());
-            match (valid_upload_id(&id), repo, size) {
-                (true, Ok(repo), Ok(size)) => sessions.insert(
-                    id,
-                    Session {
-                        repo,
-                        hasher: None,
-                        size,
-                        touched: Instant::now(),
-                    },
-                ),
-                _ => fs::remove_dir_all(entry.path())?,
-            }
-        }
+        let uploads = UploadArea::open(layout.clone(), disk, opts.max_blob_bytes)?;
         let referrers = ReferrersIndex::new(layout.clone(), disk);
         Ok(FsStorage {
             layout,
             disk,
-            sessions,
+            uploads,
             referrers,
-            max_blob_bytes: opts.max_blob_bytes,
         })
     }
 
     pub fn layout(&self) -> &Layout {
         &self.layout
     }
-
-    fn session(&self, id: &str) -> StorageResult<uploads::SessionRef> {
-        if !valid_upload_id(id) {
-            return Err(StorageError::UploadUnknown);
-        }
-        self.sessions.get(id).ok_or(StorageError::UploadUnknown)
-    }
 }
 
 /// Makes the fsynced file `src` the blob `digest` and links it into `repo`.
-fn publish_blob(
+pub(super) fn publish_blob(
     layout: &Layout,
     disk: Disk,
     src: &Path,
@@ -146,14 +119,6 @@ fn link_blob(layout: &Layout, disk: Disk, repo: &str, digest: &Digest) -> io::Re
         return Ok(());
     }
     disk.write_atomic(&layout.tmp_dir(), &link, &[])
-}
-
-async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> io::Result<T> + Send + 'static,
-) -> io::Result<T> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(|e| io::Error::other(e.to_string()))?
 }
 
 fn read_opt(path: &Path) -> io::Result<Option<Vec<u8>>> {
@@ -264,35 +229,11 @@ impl Storage for FsStorage {
     }
 
     async fn upload_create(&self, repo: &str) -> StorageResult<String> {
-        let id = format!("{:032x}", rand::random::<u128>());
-        let dir = self.layout.upload(&id);
-        let (repo_owned, disk) = (repo.to_string(), self.disk);
-        blocking(move || {
-            disk.ensure_dir(&dir)?;
-            File::create(dir.join("data"))?;
-            fs::write(dir.join("repo"), repo_owned.as_bytes())?;
-            Ok(())
-        })
-        .await?;
-        self.sessions.insert(
-            id.clone(),
-            Session {
-                repo: repo.to_string(),
-                hasher: Some(Sha256::new()),
-                size: 0,
-                touched: Instant::now(),
-            },
-        );
-        Ok(id)
+        self.uploads.create(repo).await
     }
 
     async fn upload_status(&self, repo: &str, id: &str) -> StorageResult<UploadStatus> {
-        let s = self.session(id)?;
-        let s = s.lock().await;
-        if s.repo != repo {
-            return Err(StorageError::UploadUnknown);
-        }
-        Ok(UploadStatus { size: s.size })
+        self.uploads.status(repo, id).await
     }
 
     async fn upload_append(
@@ -301,110 +242,23 @@ impl Storage for FsStorage {
         id: &str,
         body: ByteStream,
     ) -> StorageResult<UploadStatus> {
-        let s = self.session(id)?;
-        let mut s = s.lock().await;
-        if s.repo != repo {
-            return Err(StorageError::UploadUnknown);
-        }
-        let data = self.layout.upload(id).join("data");
-        let hasher = match s.hasher.clone() {
-            Some(h) => h,
-            None => {
-                let p = data.clone();
-                let (h, n) = blocking(move || uploads::hash_file(&p)).await?;
-                s.size = n;
-                h
-            }
-        };
-        let (hasher, n) =
-            uploads::append_stream(&data, hasher, s.size, body, self.max_blob_bytes, self.disk)
-                .await?;
-        s.hasher = Some(hasher);
-        s.size += n;
-        s.touched = Instant::now();
-        Ok(UploadStatus { size: s.size })
+        self.uploads.append(repo, id, body).await
     }
 
     async fn upload_commit(&self, repo: &str, id: &str, digest: &Digest) -> StorageResult<u64> {
-        let sref = self.session(id)?;
-        let s = sref.lock().await;
-        if s.repo != repo {
-            return Err(StorageError::UploadUnknown);
-        }
-        let dir = self.layout.upload(id);
-        let data = dir.join("data");
-        let (hasher, size) = (s.hasher.clone(), s.size);
-        let expected = digest.clone();
-        let actual = blocking(move || {
-            let actual = match (expected.algorithm(), hasher) {
-                (Algorithm::Sha256, Some(h)) => Digest::from_sha256(h.finalize().into()),
-                (Algorithm::Sha256, None) => {
-                    Digest::from_sha256(uploads::hash_file(&data)?.0.finalize().into())
-                }
-                // sha512 uploads are rare: hash the file once more at close.
-                (Algorithm::Sha512, _) => expected.recompute(&fs::read(&data)?),
-            };
-            Ok(actual)
-        })
-        .await?;
-        if &actual != digest {
-            // The session stays open (the spec lets the client retry the close).
-            return Err(StorageError::DigestMismatch {
-                expected: digest.clone(),
-                actual,
-            });
-        }
-        let (layout, disk) = (self.layout.clone(), self.disk);
-        let (repo_owned, digest_owned) = (repo.to_string(), digest.clone());
-        blocking(move || {
-            let data = dir.join("data");
-            // The data must be on disk before its name is.
-            disk.sync_file(&File::open(&data)?)?;
-            publish_blob(&layout, disk, &data, &repo_owned, &digest_owned)?;
-            fs::remove_dir_all(&dir)
-        })
-        .await?;
-        drop(s);
-        self.sessions.remove(id);
-        Ok(size)
+        self.uploads.commit(repo, id, digest).await
     }
 
     async fn upload_cancel(&self, repo: &str, id: &str) -> StorageResult<()> {
-        let sref = self.session(id)?;
-        let s = sref.lock().await;
-        if s.repo != repo {
-            return Err(StorageError::UploadUnknown);
-        }
-        let dir = self.layout.upload(id);
-        blocking(move || fs::remove_dir_all(dir)).await?;
-        drop(s);
-        self.sessions.remove(id);
-        Ok(())
+        self.uploads.cancel(repo, id).await
     }
 
     fn upload_count(&self) -> usize {
-        self.sessions.len()
+        self.uploads.count()
     }
 
     async fn upload_expire(&self, ttl: Duration) -> StorageResult<usize> {
-        let mut n = 0;
-        for (id, sref) in self.sessions.snapshot() {
-            // A session busy with a request is not idle: skip it.
-            let Ok(s) = sref.try_lock() else { continue };
-            if s.touched.elapsed() < ttl {
-                continue;
-            }
-            let dir = self.layout.upload(&id);
-            blocking(move || match fs::remove_dir_all(dir) {
-                Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
-                _ => Ok(()),
-            })
-            .await?;
-            drop(s);
-            self.sessions.remove(&id);
-            n += 1;
-        }
-        Ok(n)
+        self.uploads.expire(ttl).await
     }
 
     async fn manifest_read(

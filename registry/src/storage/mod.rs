@@ -11,6 +11,7 @@ mod durable;
 mod fs;
 pub mod layout;
 mod referrers;
+mod stream;
 mod uploads;
 
 use std::ops::Range;
@@ -21,6 +22,15 @@ use futures_util::stream::BoxStream;
 use oci_model::{Descriptor, Digest};
 
 pub use fs::{FsOptions, FsStorage};
+
+/// Runs blocking file work on tokio's blocking pool.
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> std::io::Result<T> + Send + 'static,
+) -> std::io::Result<T> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| std::io::Error::other(e.to_string()))?
+}
 
 /// A subject's referrers, keyed by referrer digest (a shared snapshot).
 pub type Referrers = std::sync::Arc<std::collections::BTreeMap<Digest, Descriptor>>;

@@ -1,24 +1,25 @@
 //! Upload sessions of the filesystem backend: the in-memory table of open
 //! sessions (with each one's running SHA-256, so closing a session does not
-//! re-read it) and the streaming writer that hashes while it writes.
+//! re-read it) and the session operations (`stream.rs` moves the bytes).
 //!
 //! A session's bytes live in `uploads/<id>/data`. After a restart the table
 //! is rebuilt from that directory with no hasher; the hash is then recomputed
 //! from the file once, on the next append or on commit.
 
 use std::collections::HashMap;
-use std::fs::{File, OpenOptions};
-use std::io::{self, Read, Write};
-use std::path::Path;
+use std::fs::{self, File};
+use std::io;
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
-use bytes::Bytes;
-use futures_util::StreamExt;
+use oci_model::{Algorithm, Digest};
 use sha2::{Digest as _, Sha256};
 
+use super::blocking;
 use super::durable::Disk;
-use super::{ByteStream, StorageError, StorageResult};
+use super::layout::{valid_upload_id, Layout};
+use super::stream::{append_stream, hash_file};
+use super::{ByteStream, StorageError, StorageResult, UploadStatus};
 
 /// One open session.
 pub struct Session {
@@ -69,150 +70,193 @@ impl Sessions {
     }
 }
 
-/// Hashes the whole of `path` (used after a restart).
-pub fn hash_file(path: &Path) -> io::Result<(Sha256, u64)> {
-    let mut f = File::open(path)?;
-    let mut h = Sha256::new();
-    let mut buf = vec![0u8; 1 << 20];
-    let mut n = 0u64;
-    loop {
-        let k = f.read(&mut buf)?;
-        if k == 0 {
-            return Ok((h, n));
-        }
-        h.update(&buf[..k]);
-        n += k as u64;
-    }
-}
-
-/// Bytes handed to the writer thread at once: large enough to amortize the
-/// hand-off and the write syscall, small enough that a few in flight stay
-/// far under the memory budget.
-const BATCH: usize = 1 << 20;
-/// Batches queued between the network task and the writer thread.
-const QUEUE: usize = 4;
-/// Writeback of an upload is started every this many bytes, so that the
-/// disk works while the body is still arriving and the fsync at commit
-/// has little left to do.
-const WRITE_BEHIND: u64 = 8 << 20;
-
-/// Asks the kernel to start writing `[from, to)` of `file` to disk, without
-/// waiting (Linux `sync_file_range`); a no-op elsewhere. Durability still
-/// comes from the fsync at commit: this only moves the work earlier.
-fn start_writeback(file: &File, from: u64, to: u64) {
-    #[cfg(target_os = "linux")]
-    {
-        use std::os::fd::AsRawFd;
-        // SAFETY: a valid open descriptor and a plain integer range; the
-        // call neither reads nor writes our memory.
-        unsafe {
-            libc::sync_file_range(
-                file.as_raw_fd(),
-                from as libc::off64_t,
-                (to - from) as libc::off64_t,
-                libc::SYNC_FILE_RANGE_WRITE,
-            );
-        }
-    }
-    #[cfg(not(target_os = "linux"))]
-    let _ = (file, from, to);
-}
-
-/// Appends `body` to the file at `path` while hashing it. The request task
-/// hashes each chunk as it arrives and gathers chunks into 1 MiB buffers; a
-/// blocking thread writes them, fed through a bounded queue and handing the
-/// buffers back for reuse. Receiving, hashing and writing thus overlap on
-/// two cores, and memory stays at a few MiB whatever the blob size.
-/// Returns the updated hasher and the number of bytes appended. `limit` caps
-/// the total size (`start` + appended); 0 means none. On failure the file is
-/// cut back to `start`, so the session is as the request found it.
-pub async fn append_stream(
-    path: &Path,
-    hasher: Sha256,
-    start: u64,
-    mut body: ByteStream,
-    limit: u64,
+/// The upload sessions of a filesystem root: `uploads/<id>/` on disk and the
+/// table of open sessions in memory.
+pub struct UploadArea {
+    layout: Layout,
     disk: Disk,
-) -> StorageResult<(Sha256, u64)> {
-    let file = OpenOptions::new().append(true).open(path)?;
-    let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<u8>>(QUEUE);
-    // Written buffers come back here; one more than the queue can hold.
-    let (ret_tx, ret_rx) = std::sync::mpsc::sync_channel::<Vec<u8>>(QUEUE + 2);
-    let writer = tokio::task::spawn_blocking(move || -> io::Result<(u64, File)> {
-        let mut file = file;
-        let mut n = 0u64;
-        let mut flushed = start;
-        while let Some(mut buf) = rx.blocking_recv() {
-            file.write_all(&buf)?;
-            n += buf.len() as u64;
-            if disk.fsync && start + n - flushed >= WRITE_BEHIND {
-                start_writeback(&file, flushed, start + n);
-                flushed = start + n;
-            }
-            buf.clear();
-            let _ = ret_tx.try_send(buf);
-        }
-        Ok((n, file))
-    });
+    sessions: Sessions,
+    max_blob_bytes: u64,
+}
 
-    let mut hasher = hasher;
-    let mut received = 0u64;
-    let mut batch: Vec<u8> = Vec::with_capacity(BATCH);
-    let mut failure: Option<StorageError> = None;
-    while let Some(next) = body.next().await {
-        let chunk: Bytes = match next {
-            Ok(c) => c,
-            Err(e) => {
-                failure = Some(StorageError::Body(e));
-                break;
+impl UploadArea {
+    /// Takes back the sessions found on disk (their hash is recomputed on
+    /// first use) and removes anything there that is not a whole session.
+    pub fn open(layout: Layout, disk: Disk, max_blob_bytes: u64) -> io::Result<UploadArea> {
+        let sessions = Sessions::default();
+        for entry in fs::read_dir(layout.uploads_dir())? {
+            let entry = entry?;
+            let id = entry.file_name().to_string_lossy().into_owned();
+            let repo = fs::read_to_string(entry.path().join("repo"));
+            let size = fs::metadata(entry.path().join("data")).map(|m| m.len());
+            match (valid_upload_id(&id), repo, size) {
+                (true, Ok(repo), Ok(size)) => sessions.insert(
+                    id,
+                    Session {
+                        repo,
+                        hasher: None,
+                        size,
+                        touched: Instant::now(),
+                    },
+                ),
+                _ => fs::remove_dir_all(entry.path())?,
+            }
+        }
+        Ok(UploadArea {
+            layout,
+            disk,
+            sessions,
+            max_blob_bytes,
+        })
+    }
+
+    fn session(&self, id: &str) -> StorageResult<SessionRef> {
+        if !valid_upload_id(id) {
+            return Err(StorageError::UploadUnknown);
+        }
+        self.sessions.get(id).ok_or(StorageError::UploadUnknown)
+    }
+
+    pub async fn create(&self, repo: &str) -> StorageResult<String> {
+        let id = format!("{:032x}", rand::random::<u128>());
+        let dir = self.layout.upload(&id);
+        let (repo_owned, disk) = (repo.to_string(), self.disk);
+        blocking(move || {
+            disk.ensure_dir(&dir)?;
+            File::create(dir.join("data"))?;
+            fs::write(dir.join("repo"), repo_owned.as_bytes())?;
+            Ok(())
+        })
+        .await?;
+        self.sessions.insert(
+            id.clone(),
+            Session {
+                repo: repo.to_string(),
+                hasher: Some(Sha256::new()),
+                size: 0,
+                touched: Instant::now(),
+            },
+        );
+        Ok(id)
+    }
+
+    pub async fn status(&self, repo: &str, id: &str) -> StorageResult<UploadStatus> {
+        let s = self.session(id)?;
+        let s = s.lock().await;
+        if s.repo != repo {
+            return Err(StorageError::UploadUnknown);
+        }
+        Ok(UploadStatus { size: s.size })
+    }
+
+    pub async fn append(
+        &self,
+        repo: &str,
+        id: &str,
+        body: ByteStream,
+    ) -> StorageResult<UploadStatus> {
+        let s = self.session(id)?;
+        let mut s = s.lock().await;
+        if s.repo != repo {
+            return Err(StorageError::UploadUnknown);
+        }
+        let data = self.layout.upload(id).join("data");
+        let hasher = match s.hasher.clone() {
+            Some(h) => h,
+            None => {
+                let p = data.clone();
+                let (h, n) = blocking(move || hash_file(&p)).await?;
+                s.size = n;
+                h
             }
         };
-        received += chunk.len() as u64;
-        if limit > 0 && start + received > limit {
-            failure = Some(StorageError::TooLarge { limit });
-            break;
+        let (hasher, n) =
+            append_stream(&data, hasher, s.size, body, self.max_blob_bytes, self.disk).await?;
+        s.hasher = Some(hasher);
+        s.size += n;
+        s.touched = Instant::now();
+        Ok(UploadStatus { size: s.size })
+    }
+
+    pub async fn commit(&self, repo: &str, id: &str, digest: &Digest) -> StorageResult<u64> {
+        let sref = self.session(id)?;
+        let s = sref.lock().await;
+        if s.repo != repo {
+            return Err(StorageError::UploadUnknown);
         }
-        hasher.update(&chunk);
-        batch.extend_from_slice(&chunk);
-        if batch.len() >= BATCH {
-            // Reusing written buffers avoids faulting in fresh pages per MiB.
-            let fresh = ret_rx
-                .try_recv()
-                .unwrap_or_else(|_| Vec::with_capacity(BATCH));
-            if tx.send(std::mem::replace(&mut batch, fresh)).await.is_err() {
-                break; // the writer failed; its error is reported below
+        let dir = self.layout.upload(id);
+        let data = dir.join("data");
+        let (hasher, size) = (s.hasher.clone(), s.size);
+        let expected = digest.clone();
+        let actual = blocking(move || {
+            let actual = match (expected.algorithm(), hasher) {
+                (Algorithm::Sha256, Some(h)) => Digest::from_sha256(h.finalize().into()),
+                (Algorithm::Sha256, None) => {
+                    Digest::from_sha256(hash_file(&data)?.0.finalize().into())
+                }
+                // sha512 uploads are rare: hash the file once more at close.
+                (Algorithm::Sha512, _) => expected.recompute(&fs::read(&data)?),
+            };
+            Ok(actual)
+        })
+        .await?;
+        if &actual != digest {
+            // The session stays open (the spec lets the client retry the close).
+            return Err(StorageError::DigestMismatch {
+                expected: digest.clone(),
+                actual,
+            });
+        }
+        let (layout, disk) = (self.layout.clone(), self.disk);
+        let (repo_owned, digest_owned) = (repo.to_string(), digest.clone());
+        blocking(move || {
+            let data = dir.join("data");
+            // The data must be on disk before its name is.
+            disk.sync_file(&File::open(&data)?)?;
+            super::fs::publish_blob(&layout, disk, &data, &repo_owned, &digest_owned)?;
+            fs::remove_dir_all(&dir)
+        })
+        .await?;
+        drop(s);
+        self.sessions.remove(id);
+        Ok(size)
+    }
+
+    pub async fn cancel(&self, repo: &str, id: &str) -> StorageResult<()> {
+        let sref = self.session(id)?;
+        let s = sref.lock().await;
+        if s.repo != repo {
+            return Err(StorageError::UploadUnknown);
+        }
+        let dir = self.layout.upload(id);
+        blocking(move || fs::remove_dir_all(dir)).await?;
+        drop(s);
+        self.sessions.remove(id);
+        Ok(())
+    }
+
+    pub fn count(&self) -> usize {
+        self.sessions.len()
+    }
+
+    pub async fn expire(&self, ttl: Duration) -> StorageResult<usize> {
+        let mut n = 0;
+        for (id, sref) in self.sessions.snapshot() {
+            // A session busy with a request is not idle: skip it.
+            let Ok(s) = sref.try_lock() else { continue };
+            if s.touched.elapsed() < ttl {
+                continue;
             }
+            let dir = self.layout.upload(&id);
+            blocking(move || match fs::remove_dir_all(dir) {
+                Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
+                _ => Ok(()),
+            })
+            .await?;
+            drop(s);
+            self.sessions.remove(&id);
+            n += 1;
         }
+        Ok(n)
     }
-    if failure.is_none() && !batch.is_empty() {
-        let _ = tx.send(batch).await;
-    }
-    drop(tx);
-    let (n, file) = match writer
-        .await
-        .map_err(|e| io::Error::other(e.to_string()))
-        .and_then(|r| r)
-    {
-        Ok(done) => done,
-        Err(e) => {
-            // The write failed (disk full, …): cut back what did get written.
-            let _ = OpenOptions::new()
-                .write(true)
-                .open(path)
-                .and_then(|f| f.set_len(start));
-            return Err(e.into());
-        }
-    };
-    if let Some(f) = failure {
-        file.set_len(start)?;
-        return Err(f);
-    }
-    if n != received {
-        // The writer stopped early without an I/O error: treat as failure.
-        file.set_len(start)?;
-        return Err(StorageError::Io(io::Error::other(
-            "upload writer stopped early",
-        )));
-    }
-    Ok((hasher, n))
 }

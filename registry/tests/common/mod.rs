@@ -236,3 +236,39 @@ pub fn client() -> reqwest::Client {
     let _ = rustls::crypto::ring::default_provider().install_default();
     reqwest::Client::new()
 }
+
+/// Pushes a subject image and three referrers (two signatures, one SBoM).
+pub async fn subject_with_referrers(reg: &Reg, name: &str) -> (Digest, Vec<Digest>) {
+    reg.push_blob(name, b"{}").await;
+    let subject = image_manifest(&[], None, None);
+    let sd = Digest::sha256_of(&subject);
+    let mut refs = Vec::new();
+    for (i, t) in [
+        "application/vnd.cncf.notary.signature",
+        "application/vnd.cncf.notary.signature",
+        "application/spdx+json",
+    ]
+    .iter()
+    .enumerate()
+    {
+        let layer = reg.push_blob(name, format!("payload {i}").as_bytes()).await;
+        let body = image_manifest(&[(&layer, 9)], Some((&sd, subject.len())), Some(t));
+        let d = Digest::sha256_of(&body);
+        // The subject does not exist yet for the first referrer: allowed.
+        let r = reg
+            .put_manifest(name, &d.to_string(), OCI_MANIFEST, &body)
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
+        assert_eq!(r.header("oci-subject"), Some(sd.to_string().as_str()));
+        refs.push(d);
+        if i == 0 {
+            assert_eq!(
+                reg.put_manifest(name, "v1", OCI_MANIFEST, &subject)
+                    .await
+                    .status,
+                StatusCode::CREATED
+            );
+        }
+    }
+    (sd, refs)
+}
