@@ -33,7 +33,9 @@ fi
 PY="${PYTHON:-python3}"
 if ! "$PY" -c 'import oras.client' >/dev/null 2>&1; then
     echo "registry-peers: installing oras from PyPI"
-    "$PY" -m pip install -q 'oras>=0.2.25'
+    # A Debian-managed python refuses plain pip installs; allow it there.
+    "$PY" -m pip install -q 'oras>=0.2.25' 2>/dev/null \
+        || "$PY" -m pip install -q --break-system-packages 'oras>=0.2.25'
 fi
 
 echo "registry-peers: skopeo $(skopeo --version 2>/dev/null | awk '{print $3}'), umoci $(umoci --version 2>/dev/null | awk '{print $3}'), docker-registry present, oras $("$PY" -c 'import oras;print(oras.__version__)' 2>/dev/null || echo '?')"

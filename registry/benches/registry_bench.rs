@@ -379,7 +379,17 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
 }
 
-async fn referrers_bench(p: &Proc, others: u64, referrers: u64) -> (f64, f64, f64, f64, f64, f64) {
+/// Seeds a repository with `referrers` referrers of one subject and `others`
+/// other manifests (through a no-fsync instance, to keep the run short on a
+/// shared disk), restarts the default durable server on the same root, and
+/// times the listings, the first of which reads the entries from disk.
+async fn referrers_bench(
+    root: &std::path::Path,
+    others: u64,
+    referrers: u64,
+) -> (f64, f64, f64, f64, f64, f64) {
+    let seeder = start_ours(root, &["--unsafe-no-fsync"], "nv2-registry (seeding)");
+    let p = &seeder;
     let c = reqwest::Client::builder()
         .pool_max_idle_per_host(64)
         .build()
@@ -415,6 +425,10 @@ async fn referrers_bench(p: &Proc, others: u64, referrers: u64) -> (f64, f64, f6
     let (rate, _) = ops(32, 3600.0, referrers + others, push).await;
     let seeded_in = t.elapsed().as_secs_f64();
     eprintln!("[{}] seeded in {seeded_in:.1}s ({rate:.0} PUT/s)", p.name);
+    drop(seeder);
+    let server = start_ours(root, &[], "nv2-registry");
+    let p = &server;
+    wait_ready(&c, &p.base).await;
 
     let url = format!("{}/v2/bench/refs/referrers/{subject}", p.base);
     // The first listing reads the subject's entries from disk.
@@ -502,6 +516,8 @@ async fn main() {
 
     let ours = start_ours(&base_dir.join("nv2"), &[], "nv2-registry");
     let ours_row = measure(&ours, &blob, len, &digest, secs).await;
+    drop(ours);
+    let _ = std::fs::remove_dir_all(base_dir.join("nv2"));
     // The same server without fsync: the durability distribution offers.
     let nosync = start_ours(
         &base_dir.join("nv2-nosync"),
@@ -522,8 +538,8 @@ async fn main() {
     drop(theirs);
     let _ = std::fs::remove_file(&blob);
     let _ = std::fs::remove_dir_all(base_dir.join("distribution"));
-    let (cold, p50, p99, full50, full99, seeded) = referrers_bench(&ours, others, referrers).await;
-    drop(ours);
+    let (cold, p50, p99, full50, full99, seeded) =
+        referrers_bench(&base_dir.join("refs"), others, referrers).await;
     let _ = std::fs::remove_dir_all(&base_dir);
 
     let t = theirs_row.as_ref();
@@ -567,7 +583,7 @@ async fn main() {
     let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
     println!("\nblob: {mib} MiB, sent and fetched with curl, best of 2; ops phases: {secs} s each; 2 cores shared by client and server; load average at the end: {}", load.split_whitespace().take(3).collect::<Vec<_>>().join(" "));
     println!(
-        "\nreferrers ({referrers} on one subject, {others} other manifests in the repository, seeded in {seeded:.0} s):\n\
+        "\nreferrers ({referrers} on one subject, {others} other manifests in the same repository, seeded in {seeded:.0} s, listed by a freshly started default server):\n\
          | listing | p50 ms | p99 ms |\n|---|---:|---:|\n\
          | first page (500 descriptors) | {p50:.2} | {p99:.2} |\n\
          | all {referrers}, following Link | {full50:.1} | {full99:.1} |\n\
