@@ -219,7 +219,7 @@ fn generated_cases() -> Vec<Case> {
         let name = kind.name();
         cases.push(case(
             &format!("valid-{name}"),
-            &request(&[envelope.clone()], &[&root], "strict"),
+            &request(std::slice::from_ref(&envelope), &[&root], "strict"),
             Some(true),
         ));
         cases.push(case(
@@ -229,7 +229,7 @@ fn generated_cases() -> Vec<Case> {
         ));
         cases.push(case(
             &format!("untrusted-{name}"),
-            &request(&[envelope.clone()], &[&other_root], "strict"),
+            &request(std::slice::from_ref(&envelope), &[&other_root], "strict"),
             Some(false),
         ));
         if matches!(kind, KeyType::EcP256 | KeyType::Rsa2048) {
@@ -239,7 +239,7 @@ fn generated_cases() -> Vec<Case> {
             let expired = sign(&key, &[&leaf, &root], &options);
             cases.push(case(
                 &format!("expired-signature-{name}"),
-                &request(&[expired.clone()], &[&root], "strict"),
+                &request(std::slice::from_ref(&expired), &[&root], "strict"),
                 Some(false),
             ));
             // The audit level only logs expiry.
@@ -280,7 +280,7 @@ fn generated_cases() -> Vec<Case> {
             ));
             cases.push(case(
                 &format!("skip-level-{name}"),
-                &skip_request(&[envelope.clone()]),
+                &skip_request(std::slice::from_ref(&envelope)),
                 Some(true),
             ));
         }

@@ -6,7 +6,8 @@
 //! ```
 //!
 //! `bundle` builds `policy-wasm` for wasm32-unknown-unknown with the workspace's `wasm` profile
-//! (rustup's target when installed, else Debian's rustc-web with `-Z build-std`), runs
+//! (rustup's target when installed, else Debian's rustc-web with `-Z build-std`; the environment
+//! variable `NV2_WASM_ROUTE=debian|rustup` forces one), runs
 //! `wasm-opt -Oz` when binaryen is installed and that makes the module smaller, adds the
 //! `opa_wasm_abi_version`/`opa_wasm_abi_minor_version` globals, validates the result and checks
 //! its imports and exports, then writes `dist/bundle/` and `dist/bundle.tar.gz`.
@@ -175,7 +176,15 @@ fn build_policy_wasm(root: &Path) -> Result<PathBuf, String> {
         "--config",
         "profile.wasm.strip=true",
     ];
-    let (status, target_dir) = if rustup_has_target() {
+    // NV2_WASM_ROUTE=debian|rustup forces a route (to test the fallback on a machine that has
+    // both); otherwise rustup's target is used when installed.
+    let use_rustup = match env::var("NV2_WASM_ROUTE").as_deref() {
+        Ok("debian") => false,
+        Ok("rustup") => true,
+        Ok(other) => return Err(format!("NV2_WASM_ROUTE={other}: expected debian or rustup")),
+        Err(_) => rustup_has_target(),
+    };
+    let (status, target_dir) = if use_rustup {
         // `CARGO` is the cargo that runs us (same toolchain); CARGO_TARGET_DIR passes through.
         let cargo = env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
         let target_dir = match env::var_os("CARGO_TARGET_DIR") {
