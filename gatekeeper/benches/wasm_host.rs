@@ -1,0 +1,135 @@
+//! Per-verify latency natively (`verifier_core::verify_json`, default features: the `ring`
+//! backend) and through the wasmtime host running `dist/bundle/policy.wasm` on the same three
+//! requests as `verifier-core/benches/verify.rs`; plus module load (compile) and instantiation
+//! from the compiled module. Prints a summary with the wasm/native ratios at the end.
+//! Goals: wasm at most 2x native per verify; instantiation under 1 ms.
+//!
+//! Without the module it measures only the native side and says so (`make bundle` makes it).
+
+#[path = "../tests/common/requests.rs"]
+mod requests;
+
+use std::hint::black_box;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use criterion::{criterion_group, criterion_main, Criterion};
+use gatekeeper::PolicyModule;
+
+fn module_path() -> PathBuf {
+    match std::env::var_os("NV2_POLICY_WASM") {
+        Some(p) => PathBuf::from(p),
+        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../dist/bundle/policy.wasm"),
+    }
+}
+
+/// Median wall time of `f` over `n` runs, for the ratio table (criterion's numbers are above it).
+fn median(n: usize, mut f: impl FnMut()) -> Duration {
+    let mut times: Vec<Duration> = (0..n)
+        .map(|_| {
+            let start = Instant::now();
+            f();
+            start.elapsed()
+        })
+        .collect();
+    times.sort();
+    times[n / 2]
+}
+
+fn micros(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e6
+}
+
+fn bench(c: &mut Criterion) {
+    let cases = requests::bench_cases();
+    let path = module_path();
+    let bytes = std::fs::read(&path).ok();
+    let module = bytes
+        .as_ref()
+        .map(|b| PolicyModule::from_bytes(b).expect("policy.wasm loads"));
+    if module.is_none() {
+        eprintln!(
+            "SKIPPED wasm side: {} not found (run `make bundle` first)",
+            path.display()
+        );
+    }
+
+    let mut group = c.benchmark_group("verify");
+    for (name, request) in &cases {
+        assert!(
+            verifier_core::verify_json(request).verified,
+            "{name} does not verify"
+        );
+        group.bench_function(format!("native/{name}"), |b| {
+            b.iter(|| verifier_core::verify_json(black_box(request)))
+        });
+        if let Some(module) = &module {
+            let report = module.evaluate_json("notary/verify", request).unwrap();
+            assert_eq!(
+                report["verified"], true,
+                "{name} does not verify in wasm: {report}"
+            );
+            group.bench_function(format!("wasm/{name}"), |b| {
+                b.iter(|| {
+                    module
+                        .evaluate_json("notary/verify", black_box(request))
+                        .unwrap()
+                })
+            });
+        }
+    }
+    group.finish();
+
+    let (Some(module), Some(bytes)) = (&module, &bytes) else {
+        return;
+    };
+    let mut group = c.benchmark_group("module");
+    group.bench_function("instantiate", |b| b.iter(|| module.instantiate().unwrap()));
+    group
+        .sample_size(10)
+        .measurement_time(Duration::from_secs(10));
+    group.bench_function("load_compile", |b| {
+        b.iter(|| PolicyModule::from_bytes(black_box(bytes)).unwrap())
+    });
+    group.finish();
+
+    println!("\nsummary (median of repeated runs, µs)");
+    println!(
+        "{:28} {:>10} {:>10} {:>12}",
+        "case", "native", "wasm", "wasm/native"
+    );
+    for (name, request) in &cases {
+        let native = median(101, || drop(verifier_core::verify_json(black_box(request))));
+        let wasm = median(101, || {
+            drop(
+                module
+                    .evaluate_json("notary/verify", black_box(request))
+                    .unwrap(),
+            )
+        });
+        println!(
+            "{name:28} {:>10.1} {:>10.1} {:>11.2}x",
+            micros(native),
+            micros(wasm),
+            wasm.as_secs_f64() / native.as_secs_f64()
+        );
+    }
+    let instantiate = median(1001, || drop(module.instantiate().unwrap()));
+    let load = median(5, || drop(PolicyModule::from_bytes(bytes).unwrap()));
+    println!(
+        "instantiate (from the compiled module): {:.1} µs",
+        micros(instantiate)
+    );
+    println!(
+        "load (compile + checks) of {} KiB: {:.1} ms",
+        bytes.len() / 1024,
+        micros(load) / 1000.0
+    );
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default().sample_size(30).measurement_time(Duration::from_secs(4)).warm_up_time(Duration::from_secs(1));
+    targets = bench
+}
+criterion_main!(benches);
