@@ -477,8 +477,8 @@ fn npm_opa_host_reports_equal_native_reports() {
         .collect();
     assert_eq!(
         lines.len(),
-        cases.len() + 3,
-        "one line per request plus absent, abi and memory:\n{stdout}"
+        cases.len() + 4,
+        "one line per request plus absent, oom, abi and memory:\n{stdout}"
     );
 
     let mut failures = Vec::new();
@@ -549,7 +549,15 @@ fn npm_opa_host_reports_equal_native_reports() {
         "{absent}"
     );
 
-    let abi = &lines[cases.len() + 1]["abi"];
+    let oom = &lines[cases.len() + 1];
+    assert!(
+        oom["fast"]["abort"]
+            .as_str()
+            .is_some_and(|m| m.starts_with("opa_malloc: out of memory")),
+        "running out of memory must abort through opa_abort with a message: {oom}"
+    );
+
+    let abi = &lines[cases.len() + 2]["abi"];
     assert_eq!(
         abi,
         &json!({
@@ -568,7 +576,7 @@ fn npm_opa_host_reports_equal_native_reports() {
         })
     );
 
-    let memory = &lines[cases.len() + 2];
+    let memory = &lines[cases.len() + 3];
     let (used, size) = (
         memory["stack_used"].as_u64().unwrap(),
         memory["stack_size"].as_u64().unwrap(),

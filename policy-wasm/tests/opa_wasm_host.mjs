@@ -10,7 +10,7 @@
 //   before they get here);
 // - rego: opa_eval with format 1, the Rego value text OPA itself asks for.
 //
-// Then one line for no input at all, one "abi" line with the results of the value exports, and
+// Then one line for no input at all, one for running out of memory, one "abi" line with the results of the value exports, and
 // a final "memory" line: the stack high-water mark and whether a second pass over all requests
 // grew memory (it must not: every evaluation starts at the same heap pointer).
 //
@@ -118,6 +118,13 @@ for (const line of evaluateAll()) console.log(JSON.stringify(line));
 
 // No input at all: npm passes address 0 and length 0.
 console.log(JSON.stringify({ name: "(absent)", fast: guarded(() => resultOf(policy.evaluate(undefined))) }));
+
+// Out of memory: an instance whose memory may not grow past 4 pages, and an input that fits
+// there but whose processing does not. The module must abort through opa_abort with a message
+// (the SDK throws it), not trap silently.
+const small = await loadPolicy(readFileSync(wasmPath), { initial: 2, maximum: 4 });
+const tight = new TextEncoder().encode(JSON.stringify({ reference: "r", signatures: [{ envelope: "QUFB".repeat(25000) }] }));
+console.log(JSON.stringify({ name: "(oom)", fast: guarded(() => resultOf(small.evaluate(tight.buffer))) }));
 
 // The value exports, through the instance.
 // Values live until the next heap reset, so parsing here never resets.
