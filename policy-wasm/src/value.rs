@@ -99,9 +99,8 @@ impl Value {
     }
 }
 
-/// OPA's total order over values. Numbers compare numerically, and two different spellings of
-/// one number (`1`, `1.0`) are ordered by their text so that the order stays consistent with
-/// keeping the literal; arrays compare element-wise; objects and sets compare as their sorted
+/// OPA's total order over values. Numbers compare exactly by value (`1`, `1.0` and `1e0` are one
+/// number, as in OPA); arrays compare element-wise; objects and sets compare as their sorted
 /// contents.
 pub fn compare(a: &Value, b: &Value) -> Ordering {
     match (a, b) {
@@ -155,12 +154,102 @@ fn compare_numbers(x: &str, y: &str) -> Ordering {
     if x == y {
         return Ordering::Equal;
     }
-    match (x.parse::<f64>(), y.parse::<f64>()) {
-        (Ok(p), Ok(q)) => p
-            .partial_cmp(&q)
-            .unwrap_or(Ordering::Equal)
-            .then_with(|| x.cmp(y)),
+    match (Decimal::parse(x), Decimal::parse(y)) {
+        (Some(p), Some(q)) => p.cmp(&q),
+        // Not reachable for parsed values (the parser accepts only JSON numbers).
         _ => x.cmp(y),
+    }
+}
+
+/// An exact decimal: `sign × 0.digits × 10^exponent`, digits without leading or trailing zeros
+/// (none for zero). Comparing these is exact for any literal, where f64 would round large
+/// integers together.
+#[derive(PartialEq, Eq)]
+struct Decimal {
+    negative: bool,
+    digits: Vec<u8>,
+    exponent: i64,
+}
+
+impl Decimal {
+    /// Reads a JSON number literal.
+    fn parse(text: &str) -> Option<Decimal> {
+        let (negative, rest) = match text.strip_prefix('-') {
+            Some(rest) => (true, rest),
+            None => (false, text),
+        };
+        let (mantissa, exp) = match rest.find(['e', 'E']) {
+            Some(at) => (&rest[..at], rest[at + 1..].trim_start_matches('+')),
+            None => (rest, "0"),
+        };
+        // Exponents beyond i32 are clamped: no literal has that many digits, so the order holds.
+        let exp: i64 = match exp.parse::<i64>() {
+            Ok(e) => e.clamp(-(i32::MAX as i64), i32::MAX as i64),
+            Err(_) if exp.starts_with('-') && exp[1..].bytes().all(|b| b.is_ascii_digit()) => {
+                -(i32::MAX as i64)
+            }
+            Err(_) if !exp.is_empty() && exp.bytes().all(|b| b.is_ascii_digit()) => i32::MAX as i64,
+            Err(_) => return None,
+        };
+        let (int, frac) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+        if int.is_empty() || !int.bytes().chain(frac.bytes()).all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        let all: Vec<u8> = int.bytes().chain(frac.bytes()).map(|b| b - b'0').collect();
+        let leading = all.iter().take_while(|&&d| d == 0).count();
+        if leading == all.len() {
+            return Some(Decimal {
+                negative: false,
+                digits: Vec::new(),
+                exponent: 0,
+            });
+        }
+        let trailing = all.iter().rev().take_while(|&&d| d == 0).count();
+        let digits = all[leading..all.len() - trailing].to_vec();
+        let exponent = int.len() as i64 - leading as i64 + exp;
+        Some(Decimal {
+            negative,
+            digits,
+            exponent,
+        })
+    }
+
+    fn is_zero(&self) -> bool {
+        self.digits.is_empty()
+    }
+}
+
+impl Ord for Decimal {
+    fn cmp(&self, other: &Self) -> Ordering {
+        let sign = |d: &Decimal| {
+            if d.is_zero() {
+                0
+            } else if d.negative {
+                -1
+            } else {
+                1
+            }
+        };
+        let (a, b) = (sign(self), sign(other));
+        if a != b || a == 0 {
+            return a.cmp(&b);
+        }
+        // Same sign, both non-zero: compare magnitudes, then flip for negatives.
+        let magnitude = self
+            .exponent
+            .cmp(&other.exponent)
+            .then_with(|| self.digits.cmp(&other.digits));
+        if self.negative {
+            magnitude.reverse()
+        } else {
+            magnitude
+        }
+    }
+}
+
+impl PartialOrd for Decimal {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
     }
 }
 
@@ -420,7 +509,57 @@ mod tests {
         }
         assert!(compare(&v("{1, 2}"), &v("{2, 1}")).is_eq());
         assert!(compare(&v(r#"{"a": 1, "b": 2}"#), &v(r#"{"b": 2, "a": 1}"#)).is_eq());
-        assert!(compare(&v("1"), &v("1.0")).is_ne());
+        assert!(compare(&v("1"), &v("1.0")).is_eq());
+    }
+
+    #[test]
+    fn numbers_compare_exactly() {
+        let ordered = [
+            "-1e400",
+            "-123456789012345678902",
+            "-123456789012345678901",
+            "-2",
+            "-1.5",
+            "-0.001",
+            "0",
+            "1e-400",
+            "0.0001",
+            "0.5",
+            "1",
+            "1.25",
+            "2",
+            "10",
+            "123456789012345678901",
+            "123456789012345678902",
+            "1e400",
+        ];
+        for w in ordered.windows(2) {
+            assert_eq!(
+                compare(&v(w[0]), &v(w[1])),
+                Ordering::Less,
+                "{} < {}",
+                w[0],
+                w[1]
+            );
+            assert_eq!(
+                compare(&v(w[1]), &v(w[0])),
+                Ordering::Greater,
+                "{} > {}",
+                w[1],
+                w[0]
+            );
+        }
+        for (a, b) in [
+            ("0", "-0.0"),
+            ("100", "1e2"),
+            ("1.50", "15E-1"),
+            ("-0.010", "-1e-2"),
+            ("7", "7.000"),
+        ] {
+            assert!(compare(&v(a), &v(b)).is_eq(), "{a} == {b}");
+        }
+        // A set keeps one spelling of a number: the first.
+        assert_eq!(json(&v("{1, 1.0, 2}")), "[1,2]");
     }
 
     #[test]
