@@ -2,7 +2,7 @@
 //! writeback; and hashing a file from scratch (after a restart).
 
 use std::fs::{File, OpenOptions};
-use std::io::{self, Read, Write};
+use std::io::{self, IoSlice, Read, Write};
 use std::path::Path;
 
 use bytes::Bytes;
@@ -32,6 +32,8 @@ pub fn hash_file(path: &Path) -> io::Result<(Sha256, u64)> {
 /// hand-off and the write syscall, small enough that a few in flight stay
 /// far under the memory budget.
 const BATCH: usize = 1 << 20;
+/// Most chunks in one batch (below the kernel's IOV_MAX of 1024).
+const MAX_IOVECS: usize = 512;
 /// Batches queued between the network task and the writer thread.
 const QUEUE: usize = 4;
 /// Writeback of an upload is started every this many bytes, so that the
@@ -62,13 +64,14 @@ fn start_writeback(file: &File, from: u64, to: u64) {
 }
 
 /// Appends `body` to the file at `path` while hashing it. The request task
-/// hashes each chunk as it arrives and gathers chunks into 1 MiB buffers; a
-/// blocking thread writes them, fed through a bounded queue and handing the
-/// buffers back for reuse. Receiving, hashing and writing thus overlap on
-/// two cores, and memory stays at a few MiB whatever the blob size.
-/// Returns the updated hasher and the number of bytes appended. `limit` caps
-/// the total size (`start` + appended); 0 means none. On failure the file is
-/// cut back to `start`, so the session is as the request found it.
+/// hashes each chunk as it arrives and gathers the chunks (by reference, no
+/// copy) into batches of about 1 MiB; a blocking thread writes each batch
+/// with one vectored write, fed through a bounded queue. Receiving, hashing
+/// and writing thus overlap on two cores, and memory stays at a few MiB
+/// whatever the blob size. Returns the updated hasher and the number of
+/// bytes appended. `limit` caps the total size (`start` + appended); 0 means
+/// none. On failure the file is cut back to `start`, so the session is as
+/// the request found it.
 pub async fn append_stream(
     path: &Path,
     hasher: Sha256,
@@ -78,29 +81,25 @@ pub async fn append_stream(
     disk: Disk,
 ) -> StorageResult<(Sha256, u64)> {
     let file = OpenOptions::new().append(true).open(path)?;
-    let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<u8>>(QUEUE);
-    // Written buffers come back here; one more than the queue can hold.
-    let (ret_tx, ret_rx) = std::sync::mpsc::sync_channel::<Vec<u8>>(QUEUE + 2);
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<Bytes>>(QUEUE);
     let writer = tokio::task::spawn_blocking(move || -> io::Result<(u64, File)> {
         let mut file = file;
         let mut n = 0u64;
         let mut flushed = start;
-        while let Some(mut buf) = rx.blocking_recv() {
-            file.write_all(&buf)?;
-            n += buf.len() as u64;
+        while let Some(batch) = rx.blocking_recv() {
+            n += write_batch(&mut file, &batch)?;
             if disk.fsync && start + n - flushed >= WRITE_BEHIND {
                 start_writeback(&file, flushed, start + n);
                 flushed = start + n;
             }
-            buf.clear();
-            let _ = ret_tx.try_send(buf);
         }
         Ok((n, file))
     });
 
     let mut hasher = hasher;
     let mut received = 0u64;
-    let mut batch: Vec<u8> = Vec::with_capacity(BATCH);
+    let mut batch: Vec<Bytes> = Vec::new();
+    let mut batch_len = 0usize;
     let mut failure: Option<StorageError> = None;
     while let Some(next) = body.next().await {
         let chunk: Bytes = match next {
@@ -116,13 +115,11 @@ pub async fn append_stream(
             break;
         }
         hasher.update(&chunk);
-        batch.extend_from_slice(&chunk);
-        if batch.len() >= BATCH {
-            // Reusing written buffers avoids faulting in fresh pages per MiB.
-            let fresh = ret_rx
-                .try_recv()
-                .unwrap_or_else(|_| Vec::with_capacity(BATCH));
-            if tx.send(std::mem::replace(&mut batch, fresh)).await.is_err() {
+        batch_len += chunk.len();
+        batch.push(chunk);
+        if batch_len >= BATCH || batch.len() >= MAX_IOVECS {
+            batch_len = 0;
+            if tx.send(std::mem::take(&mut batch)).await.is_err() {
                 break; // the writer failed; its error is reported below
             }
         }
@@ -158,4 +155,20 @@ pub async fn append_stream(
         )));
     }
     Ok((hasher, n))
+}
+
+/// Writes every chunk of `batch` with as few `writev` calls as it takes.
+fn write_batch(file: &mut File, batch: &[Bytes]) -> io::Result<u64> {
+    let total: usize = batch.iter().map(Bytes::len).sum();
+    let mut slices: Vec<IoSlice<'_>> = batch.iter().map(|b| IoSlice::new(b)).collect();
+    let mut rest = &mut slices[..];
+    while !rest.is_empty() {
+        match file.write_vectored(rest) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(k) => IoSlice::advance_slices(&mut rest, k),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(total as u64)
 }
