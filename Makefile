@@ -9,12 +9,13 @@ TARGET_DIR := $(or $(CARGO_TARGET_DIR),target)
 WASM_TARGET := wasm32-unknown-unknown
 WASM_DEBIAN := RUSTC=/usr/bin/rustc RUSTC_BOOTSTRAP=1 RUSTFLAGS="-C linker=/usr/lib/llvm-19/bin/wasm-ld" /usr/bin/cargo
 
-.PHONY: help setup build test test-rust test-wasm-nostd demo bench clean
+.PHONY: help setup build bundle test test-rust test-wasm-nostd demo bench clean
 
 help:
 	@echo "make demo   - sign an artifact descriptor with a fresh test certificate and verify it"
 	@echo "make test   - every test: unit, cross-crate, interop, notation vectors, no_std wasm build"
 	@echo "make bench  - benchmarks (verifier criterion bench beside openssl speed)"
+	@echo "make bundle - build policy.wasm and the OPA bundle (dist/bundle/, dist/bundle.tar.gz)"
 	@echo "make setup  - install what the build and tests need (idempotent; every target runs it)"
 
 setup:
@@ -23,11 +24,17 @@ setup:
 build: setup
 	$(CARGO) build --workspace --release
 
-test: setup test-rust test-wasm-nostd
+# The OPA bundle: policy.wasm (with the ABI version globals added after linking), .manifest and
+# the Rego of rego/notary/.
+bundle: setup
+	$(CARGO) run -p xtask -- bundle
+
+# bundle first: the wasm host, the npm OPA host and the Rego tests load dist/bundle/policy.wasm.
+test: setup bundle test-rust test-wasm-nostd
 	@echo "make test: all suites passed"
 
 test-rust:
-	NV2_REQUIRE_PEERS=1 $(CARGO) test --workspace --all-targets
+	NV2_REQUIRE_PEERS=1 $(CARGO) test --workspace
 	@echo "verifier-core again with the RustCrypto backend only (what the wasm build runs)"
 	$(CARGO) test -p verifier-core --no-default-features --features sign
 

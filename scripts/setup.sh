@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what nv2's build and tests need. Idempotent and quick when everything is present.
 # - the wasm32 target (rustup), else Debian's rustc-web + rust-web-src + lld-19 (build-std route)
-# - OpenSSL headers for the josekit cross-check (a dev-dependency)
+# - OpenSSL headers for the josekit cross-check (a dev-dependency); binaryen's wasm-opt
+# - npm's @open-policy-agent/opa-wasm (scripts/npm-setup.sh)
 # - the registry interop peers (scripts/registry-peers.sh)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -24,6 +25,11 @@ if ! rustup target list --installed 2>/dev/null | grep -q '^wasm32-unknown-unkno
 fi
 
 apt_install pkg-config libssl-dev openssl
+# wasm-opt shrinks policy.wasm (the bundle builds without it, only larger).
+apt_install binaryen
+
+# The official OPA Wasm host for the differential test.
+bash scripts/npm-setup.sh
 
 if [ -x scripts/registry-peers.sh ] || [ -f scripts/registry-peers.sh ]; then
   bash scripts/registry-peers.sh
