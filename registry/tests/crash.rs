@@ -170,8 +170,9 @@ async fn sigkill_during_pushes_loses_nothing_acknowledged() {
     let workers: Vec<_> = (0..6)
         .map(|w| tokio::spawn(pusher(server.base.clone(), w, acked.clone())))
         .collect();
-    // Let the pushes get going, then kill without warning (SIGKILL).
-    for _ in 0..200 {
+    // Let the pushes get going (up to 15 s on a loaded machine), then kill
+    // without warning (SIGKILL).
+    for _ in 0..600 {
         tokio::time::sleep(Duration::from_millis(25)).await;
         if acked.lock().unwrap().manifests.len() >= 40 {
             break;
