@@ -268,6 +268,10 @@ impl PolicyModule {
             }
             None => store.set_epoch_deadline(u64::MAX),
         }
+        // Not an `InstancePre`: it can only hold imports that belong to no store, and the
+        // `env.memory` import must be a memory of this very store. The host functions come from
+        // the shared linker (engine-level, no per-call compilation or allocation of code); only
+        // the memory is new, with exactly the limits the module declares, as OPA requires.
         let result = (|| -> wasmtime::Result<(Memory, Instance)> {
             let memory = Memory::new(&mut store, self.memory_type.clone())?;
             store.data_mut().memory = Some(memory);
