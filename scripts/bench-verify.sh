@@ -7,11 +7,11 @@
 # A trust anchor's self-signature is not re-verified (it is trusted as given, RFC 5280 §6.1).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cargo bench -p verifier-core --bench verify -- --noplot >/dev/null
+cargo bench -p verifier-core --bench verify -- --noplot >/dev/null 2>&1
 speed=$(openssl speed -seconds 2 rsa2048 rsa3072 ecdsap256 2>/dev/null)
-python3 - "$speed" <<'PY'
+python3 - "$speed" "${CARGO_TARGET_DIR:-target}" <<'PY'
 import json, re, sys
-speed = sys.argv[1]
+speed, target = sys.argv[1], sys.argv[2]
 def rsa(bits):
     m = re.search(rf"^rsa\s+{bits} bits\s+\S+s\s+(\S+)s", speed, re.M)
     return float(m.group(1)) * 1e6
@@ -19,7 +19,7 @@ def ec():
     m = re.search(r"256 bits ecdsa \(nistp256\)\s+\S+s\s+\S+s\s+\S+\s+(\S+)", speed)
     return 1e6 / float(m.group(1))
 def ours(name):
-    with open(f"target/criterion/verify/{name}/new/estimates.json") as f:
+    with open(f"{target}/criterion/verify/{name}/new/estimates.json") as f:
         return json.load(f)["mean"]["point_estimate"] / 1000
 rows = [
     ("ps256_self_signed_rsa2048", "1 x rsa2048", rsa(2048)),
