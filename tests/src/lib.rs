@@ -1,0 +1,29 @@
+//! Support for nv2's end-to-end tests: registries on loopback (ours in-process, and CNCF
+//! distribution as a child process), an OCI pusher that keeps the referrers tag schema up to date
+//! where there is no referrers API, and a signer.
+
+pub mod distribution;
+pub mod oci;
+pub mod registry;
+pub mod signer;
+
+use std::path::PathBuf;
+
+/// The workspace root (this crate lives in `tests/`).
+pub fn workspace_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).parent().expect("tests/ has a parent").to_path_buf()
+}
+
+/// Whether missing peers (tools, built artifacts) fail tests instead of skipping them.
+pub fn peers_required() -> bool {
+    std::env::var("NV2_REQUIRE_PEERS").is_ok_and(|v| v == "1")
+}
+
+/// Skips (prints and returns `None`) or fails, depending on [`peers_required`].
+pub fn require<T>(what: Option<T>, missing: &str) -> Option<T> {
+    if what.is_none() {
+        assert!(!peers_required(), "{missing} (NV2_REQUIRE_PEERS=1)");
+        println!("SKIPPED: {missing}");
+    }
+    what
+}
