@@ -24,7 +24,11 @@ impl Distribution {
         }
         let root = tempfile::tempdir().expect("temp dir");
         // A free port: bind, read it, release it for the child.
-        let port = TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port();
+        let port = TcpListener::bind("127.0.0.1:0")
+            .expect("bind")
+            .local_addr()
+            .expect("addr")
+            .port();
         let addr = format!("127.0.0.1:{port}");
         let config = root.path().join("config.yml");
         let mut f = std::fs::File::create(&config).expect("config");
@@ -41,7 +45,11 @@ impl Distribution {
             .stderr(Stdio::null())
             .spawn()
             .expect("spawn docker-registry");
-        let dist = Distribution { addr, child, _root: root };
+        let dist = Distribution {
+            addr,
+            child,
+            _root: root,
+        };
         let deadline = Instant::now() + Duration::from_secs(20);
         while Instant::now() < deadline {
             if let Ok(r) = reqwest::blocking::get(format!("http://{}/v2/", dist.addr)) {

@@ -23,16 +23,32 @@ pub struct Pusher {
 
 impl Pusher {
     pub fn new(base: &str) -> Self {
-        Pusher { base: base.trim_end_matches('/').to_string(), client: Client::new() }
+        Pusher {
+            base: base.trim_end_matches('/').to_string(),
+            client: Client::new(),
+        }
     }
 
     /// Uploads a blob in one POST (falling back to POST + PUT for registries without it).
     pub fn blob(&self, repo: &str, bytes: &[u8]) -> String {
         let digest = digest_of(bytes);
-        let start = self.client.post(format!("{}/v2/{repo}/blobs/uploads/", self.base)).send().expect("start upload");
-        assert_eq!(start.status().as_u16(), 202, "start upload: {:?}", start.text());
+        let start = self
+            .client
+            .post(format!("{}/v2/{repo}/blobs/uploads/", self.base))
+            .send()
+            .expect("start upload");
+        assert_eq!(
+            start.status().as_u16(),
+            202,
+            "start upload: {:?}",
+            start.text()
+        );
         let location = start.headers()["location"].to_str().unwrap().to_string();
-        let location = if location.starts_with("http") { location } else { format!("{}{location}", self.base) };
+        let location = if location.starts_with("http") {
+            location
+        } else {
+            format!("{}{location}", self.base)
+        };
         let sep = if location.contains('?') { '&' } else { '?' };
         let put = self
             .client
@@ -74,7 +90,13 @@ impl Pusher {
 
     /// Pushes a signature artifact (envelope layer, empty config, `subject`) by digest. With
     /// `tag_schema`, also adds it to the subject's `sha256-<hex>` referrers index.
-    pub fn signature(&self, repo: &str, subject: &Value, envelope: &[u8], tag_schema: bool) -> String {
+    pub fn signature(
+        &self,
+        repo: &str,
+        subject: &Value,
+        envelope: &[u8],
+        tag_schema: bool,
+    ) -> String {
         self.blob(repo, b"{}");
         let manifest = json!({
             "schemaVersion": 2, "mediaType": OCI_MANIFEST, "artifactType": SIGNATURE_TYPE,

@@ -29,7 +29,11 @@ impl LocalRegistry {
         let addr = listener.local_addr().expect("addr");
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let thread = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .expect("runtime");
             rt.block_on(async move {
                 let listener = tokio::net::TcpListener::from_std(listener).expect("listener");
                 axum::serve(listener, app(state))
@@ -40,7 +44,12 @@ impl LocalRegistry {
                     .expect("serve");
             });
         });
-        LocalRegistry { addr, stop: Some(stop), thread: Some(thread), _root: root }
+        LocalRegistry {
+            addr,
+            stop: Some(stop),
+            thread: Some(thread),
+            _root: root,
+        }
     }
 
     /// `host:port`, as a reference's registry part.

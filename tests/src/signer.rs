@@ -4,7 +4,9 @@
 use std::time::{Duration, SystemTime};
 
 use serde_json::{json, Value};
-use verifier_core::sign::{generate_test_certificate, sign_envelope, KeyType, SignOptions, SigningKey};
+use verifier_core::sign::{
+    generate_test_certificate, sign_envelope, KeyType, SignOptions, SigningKey,
+};
 
 pub struct Signer {
     pub key: SigningKey,
@@ -15,15 +17,26 @@ pub struct Signer {
 impl Signer {
     pub fn new(name: &str) -> Self {
         let now = SystemTime::now() - Duration::from_secs(60);
-        let (key_pem, cert_pem) = generate_test_certificate(name, KeyType::EcP256, now).expect("test certificate");
+        let (key_pem, cert_pem) =
+            generate_test_certificate(name, KeyType::EcP256, now).expect("test certificate");
         let key = SigningKey::from_pkcs8_pem(&key_pem).expect("key");
         let chain = verifier_core::parse_pem_certificates(&cert_pem).expect("certificate");
-        Signer { key, cert_pem, chain }
+        Signer {
+            key,
+            cert_pem,
+            chain,
+        }
     }
 
     /// A JWS envelope over `subject`.
     pub fn sign(&self, subject: &Value) -> Vec<u8> {
-        sign_envelope(&self.key, &self.chain, subject, &SignOptions::new(SystemTime::now())).expect("sign")
+        sign_envelope(
+            &self.key,
+            &self.chain,
+            subject,
+            &SignOptions::new(SystemTime::now()),
+        )
+        .expect("sign")
     }
 
     /// `data` for the notary policy trusting this signer's certificate, for `registries`.

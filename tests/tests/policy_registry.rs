@@ -16,8 +16,13 @@ use serde_json::{json, Value};
 /// required).
 fn verifier() -> Verifier {
     let path = workspace_root().join("dist/bundle/policy.wasm");
-    match require(path.exists().then_some(()), "dist/bundle/policy.wasm is missing: run `make bundle`") {
-        Some(()) => Verifier::Wasm(Arc::new(PolicyModule::load(&path).expect("load policy.wasm"))),
+    match require(
+        path.exists().then_some(()),
+        "dist/bundle/policy.wasm is missing: run `make bundle`",
+    ) {
+        Some(()) => Verifier::Wasm(Arc::new(
+            PolicyModule::load(&path).expect("load policy.wasm"),
+        )),
         None => Verifier::Native,
     }
 }
@@ -28,22 +33,36 @@ struct Setup {
 
 impl Setup {
     fn new(signer: &Signer, registries: Value) -> Self {
-        let mut policy = RegoPolicy::load(&workspace_root().join("rego/notary"), verifier()).expect("load policy");
-        policy.set_data(&signer.policy_data(registries)).expect("data");
+        let mut policy = RegoPolicy::load(&workspace_root().join("rego/notary"), verifier())
+            .expect("load policy");
+        policy
+            .set_data(&signer.policy_data(registries))
+            .expect("data");
         Setup { policy }
     }
 
     fn allow(&self, image: &str) -> bool {
-        self.policy.eval("data.notary.allow", &json!({"image": image})).expect("eval") == Some(json!(true))
+        self.policy
+            .eval("data.notary.allow", &json!({"image": image}))
+            .expect("eval")
+            == Some(json!(true))
     }
 
     fn deny(&self, image: &str) -> Vec<String> {
-        let v = self.policy.eval("data.notary.deny", &json!({"image": image})).expect("eval").unwrap_or(json!([]));
+        let v = self
+            .policy
+            .eval("data.notary.deny", &json!({"image": image}))
+            .expect("eval")
+            .unwrap_or(json!([]));
         serde_json::from_value(v).expect("deny is a set of strings")
     }
 
     fn report(&self, image: &str) -> Value {
-        let results = self.policy.eval("data.notary.results", &json!({"image": image})).expect("eval").expect("results");
+        let results = self
+            .policy
+            .eval("data.notary.results", &json!({"image": image}))
+            .expect("eval")
+            .expect("results");
         results[image].clone()
     }
 }
@@ -66,16 +85,26 @@ fn signed_image_is_allowed_and_the_others_are_denied() {
     assert!(setup.deny(&image).is_empty());
     let report = setup.report(&image);
     assert_eq!(report["verified"], true);
-    assert_eq!(report["signatures"][0]["signer"], "CN=e2e,O=Notary,L=Seattle,ST=WA,C=US");
+    assert_eq!(
+        report["signatures"][0]["signer"],
+        "CN=e2e,O=Notary,L=Seattle,ST=WA,C=US"
+    );
     // By digest too.
-    let by_digest = format!("{}/apps/signed@{}", reg.host(), signed["digest"].as_str().unwrap());
+    let by_digest = format!(
+        "{}/apps/signed@{}",
+        reg.host(),
+        signed["digest"].as_str().unwrap()
+    );
     assert!(setup.allow(&by_digest));
 
     // Unsigned.
     push.image("apps/unsigned", "v1");
     let unsigned = format!("{}/apps/unsigned:v1", reg.host());
     assert!(!setup.allow(&unsigned));
-    assert!(setup.deny(&unsigned).iter().any(|m| m.contains(&unsigned) && m.contains("no signature found")));
+    assert!(setup
+        .deny(&unsigned)
+        .iter()
+        .any(|m| m.contains(&unsigned) && m.contains("no signature found")));
 
     // Signed by a certificate the trust store does not hold.
     let stranger = Signer::new("stranger");
@@ -83,7 +112,11 @@ fn signed_image_is_allowed_and_the_others_are_denied() {
     push.signature("apps/other-signer", &other, &stranger.sign(&other), false);
     let img = format!("{}/apps/other-signer:v1", reg.host());
     assert!(!setup.allow(&img));
-    assert!(setup.deny(&img).iter().any(|m| m.contains("authenticity")), "{:?}", setup.deny(&img));
+    assert!(
+        setup.deny(&img).iter().any(|m| m.contains("authenticity")),
+        "{:?}",
+        setup.deny(&img)
+    );
 
     // A signature over another digest, attached to this image.
     let victim = push.image("apps/victim", "v1");
@@ -91,23 +124,46 @@ fn signed_image_is_allowed_and_the_others_are_denied() {
     push.signature("apps/victim", &victim, &signer.sign(&elsewhere), false);
     let img = format!("{}/apps/victim:v1", reg.host());
     assert!(!setup.allow(&img));
-    assert!(setup.deny(&img).iter().any(|m| m.contains("another artifact")), "{:?}", setup.deny(&img));
+    assert!(
+        setup
+            .deny(&img)
+            .iter()
+            .any(|m| m.contains("another artifact")),
+        "{:?}",
+        setup.deny(&img)
+    );
 
     // A tampered envelope (stored under its own, correct digest).
     let tampered = push.image("apps/tampered", "v1");
     let mut envelope: Value = serde_json::from_slice(&signer.sign(&tampered)).unwrap();
     let sig = envelope["signature"].as_str().unwrap().to_string();
-    let flipped = if sig.starts_with('A') { sig.replacen('A', "B", 1) } else { format!("A{}", &sig[1..]) };
+    let flipped = if sig.starts_with('A') {
+        sig.replacen('A', "B", 1)
+    } else {
+        format!("A{}", &sig[1..])
+    };
     envelope["signature"] = json!(flipped);
-    push.signature("apps/tampered", &tampered, &serde_json::to_vec(&envelope).unwrap(), false);
+    push.signature(
+        "apps/tampered",
+        &tampered,
+        &serde_json::to_vec(&envelope).unwrap(),
+        false,
+    );
     let img = format!("{}/apps/tampered:v1", reg.host());
     assert!(!setup.allow(&img));
-    assert!(setup.deny(&img).iter().any(|m| m.contains("integrity")), "{:?}", setup.deny(&img));
+    assert!(
+        setup.deny(&img).iter().any(|m| m.contains("integrity")),
+        "{:?}",
+        setup.deny(&img)
+    );
 }
 
 #[test]
 fn referrers_pagination_is_followed_to_the_end() {
-    let config = nv2_registry::Config { referrers_page_size: 2, ..Default::default() };
+    let config = nv2_registry::Config {
+        referrers_page_size: 2,
+        ..Default::default()
+    };
     let reg = LocalRegistry::with_config(config);
     let push = Pusher::new(&reg.url());
     let signer = Signer::new("e2e");
@@ -121,23 +177,40 @@ fn referrers_pagination_is_followed_to_the_end() {
     let image = format!("{}/apps/many:v1", reg.host());
     assert!(setup.allow(&image), "{:?}", setup.deny(&image));
     // All five signatures, over three pages, reached the verifier.
-    assert_eq!(setup.report(&image)["signatures"].as_array().unwrap().len(), 5);
+    assert_eq!(
+        setup.report(&image)["signatures"].as_array().unwrap().len(),
+        5
+    );
 }
 
 #[test]
 fn registry_down_is_denied() {
     let signer = Signer::new("e2e");
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let host = format!("127.0.0.1:{port}");
     let setup = Setup::new(&signer, http(&host));
     let image = format!("{host}/apps/signed:v1");
     assert!(!setup.allow(&image));
-    assert!(setup.deny(&image).iter().any(|m| m.contains("registry unreachable")), "{:?}", setup.deny(&image));
+    assert!(
+        setup
+            .deny(&image)
+            .iter()
+            .any(|m| m.contains("registry unreachable")),
+        "{:?}",
+        setup.deny(&image)
+    );
 }
 
 #[test]
 fn registry_without_referrers_api_uses_the_tag_schema() {
-    let Some(dist) = require(Distribution::start(), "docker-registry (CNCF distribution) is not installed") else {
+    let Some(dist) = require(
+        Distribution::start(),
+        "docker-registry (CNCF distribution) is not installed",
+    ) else {
         return;
     };
     let push = Pusher::new(&format!("http://{}", dist.addr));
@@ -151,17 +224,33 @@ fn registry_without_referrers_api_uses_the_tag_schema() {
     let unsigned = push.image("apps/unsigned", "v1");
     push.signature("apps/unsigned", &unsigned, &signer.sign(&unsigned), false);
     let image = format!("{}/apps/unsigned:v1", dist.addr);
-    assert!(setup.deny(&image).iter().any(|m| m.contains("no signature found")), "{:?}", setup.deny(&image));
+    assert!(
+        setup
+            .deny(&image)
+            .iter()
+            .any(|m| m.contains("no signature found")),
+        "{:?}",
+        setup.deny(&image)
+    );
 }
 
 #[test]
 fn rego_unit_tests_pass_under_regorus() {
-    let outcomes = gatekeeper::rego::run_rego_tests(&workspace_root().join("rego"), verifier()).expect("load rego tests");
-    assert!(outcomes.len() >= 10, "only {} rego tests found", outcomes.len());
+    let outcomes = gatekeeper::rego::run_rego_tests(&workspace_root().join("rego"), verifier())
+        .expect("load rego tests");
+    assert!(
+        outcomes.len() >= 10,
+        "only {} rego tests found",
+        outcomes.len()
+    );
     let failed: Vec<String> = outcomes
         .iter()
         .filter_map(|o| o.failure.as_ref().map(|f| format!("{}: {f}", o.rule)))
         .collect();
     println!("{} rego tests, {} failed", outcomes.len(), failed.len());
-    assert!(failed.is_empty(), "rego tests failed:\n{}", failed.join("\n"));
+    assert!(
+        failed.is_empty(),
+        "rego tests failed:\n{}",
+        failed.join("\n")
+    );
 }

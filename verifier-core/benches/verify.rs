@@ -8,7 +8,9 @@ use std::time::{Duration, UNIX_EPOCH};
 use base64ct::{Base64, Encoding};
 use criterion::{criterion_group, criterion_main, Criterion};
 use serde_json::json;
-use verifier_core::sign::{pem_encode, sign_envelope, CertificateSpec, KeyType, SignOptions, TestCertificate};
+use verifier_core::sign::{
+    pem_encode, sign_envelope, CertificateSpec, KeyType, SignOptions, TestCertificate,
+};
 
 const NOW: u64 = 1_800_000_000;
 
@@ -32,32 +34,58 @@ fn request(chain: &[&TestCertificate], anchor: &TestCertificate) -> Vec<u8> {
 }
 
 fn chain(leaf: KeyType, root: KeyType) -> (TestCertificate, TestCertificate) {
-    let root = CertificateSpec::ca("C=US, ST=WA, O=Bench, CN=Root", NOW - 86_400, NOW + 86_400 * 365).key_type(root).build().unwrap();
-    let leaf = CertificateSpec::new("C=US, ST=WA, O=Bench, CN=Signer", NOW - 86_400, NOW + 86_400 * 365)
-        .key_type(leaf)
-        .issued_by(root.issuer())
-        .build()
-        .unwrap();
+    let root = CertificateSpec::ca(
+        "C=US, ST=WA, O=Bench, CN=Root",
+        NOW - 86_400,
+        NOW + 86_400 * 365,
+    )
+    .key_type(root)
+    .build()
+    .unwrap();
+    let leaf = CertificateSpec::new(
+        "C=US, ST=WA, O=Bench, CN=Signer",
+        NOW - 86_400,
+        NOW + 86_400 * 365,
+    )
+    .key_type(leaf)
+    .issued_by(root.issuer())
+    .build()
+    .unwrap();
     (leaf, root)
 }
 
 fn bench(c: &mut Criterion) {
-    let self_signed = CertificateSpec::new("C=US, ST=WA, O=Bench, CN=Signer", NOW - 86_400, NOW + 86_400 * 365)
-        .key_type(KeyType::Rsa2048)
-        .signature_hash(verifier_core::sign::HashAlgorithm::Sha256)
-        .build()
-        .unwrap();
+    let self_signed = CertificateSpec::new(
+        "C=US, ST=WA, O=Bench, CN=Signer",
+        NOW - 86_400,
+        NOW + 86_400 * 365,
+    )
+    .key_type(KeyType::Rsa2048)
+    .signature_hash(verifier_core::sign::HashAlgorithm::Sha256)
+    .build()
+    .unwrap();
     let (rsa_leaf, rsa_root) = chain(KeyType::Rsa3072, KeyType::Rsa3072);
     let (ec_leaf, ec_root) = chain(KeyType::EcP256, KeyType::EcP256);
     let cases = [
-        ("ps256_self_signed_rsa2048", request(&[&self_signed], &self_signed)),
-        ("ps384_chain_rsa3072", request(&[&rsa_leaf, &rsa_root], &rsa_root)),
+        (
+            "ps256_self_signed_rsa2048",
+            request(&[&self_signed], &self_signed),
+        ),
+        (
+            "ps384_chain_rsa3072",
+            request(&[&rsa_leaf, &rsa_root], &rsa_root),
+        ),
         ("es256_chain_p256", request(&[&ec_leaf, &ec_root], &ec_root)),
     ];
     let mut group = c.benchmark_group("verify");
     for (name, req) in &cases {
-        assert!(verifier_core::verify_json(req).verified, "{name} does not verify");
-        group.bench_function(*name, |b| b.iter(|| verifier_core::verify_json(std::hint::black_box(req))));
+        assert!(
+            verifier_core::verify_json(req).verified,
+            "{name} does not verify"
+        );
+        group.bench_function(*name, |b| {
+            b.iter(|| verifier_core::verify_json(std::hint::black_box(req)))
+        });
     }
     group.finish();
 }

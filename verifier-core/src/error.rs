@@ -109,7 +109,11 @@ pub enum Error {
     /// The payload is not `{"targetArtifact": descriptor}`.
     PayloadMalformed { reason: String },
     /// The signed descriptor differs from the artifact being verified.
-    SubjectMismatch { field: &'static str, signed: String, expected: String },
+    SubjectMismatch {
+        field: &'static str,
+        signed: String,
+        expected: String,
+    },
 
     // --- authenticity: the chain and the trust policy ---
     /// More certificates than the chain limit.
@@ -125,7 +129,10 @@ pub enum Error {
     /// A certificate is signed with an algorithm the rules forbid (SHA-1 among them).
     CertificateSignatureAlgorithm { index: CertIndex, oid: String },
     /// A certificate violates a Notary Project certificate requirement.
-    CertificateRequirement { index: CertIndex, rule: &'static str },
+    CertificateRequirement {
+        index: CertIndex,
+        rule: &'static str,
+    },
     /// A CA's path length constraint is exceeded.
     PathLenExceeded { index: CertIndex, path_len: u8 },
     /// The policy names a trust store that the request does not provide.
@@ -141,7 +148,12 @@ pub enum Error {
 
     // --- authentic timestamp ---
     /// A certificate of the chain is not valid at the time that counts.
-    CertificateNotValid { index: CertIndex, at: Timestamp, not_before: Timestamp, not_after: Timestamp },
+    CertificateNotValid {
+        index: CertIndex,
+        at: Timestamp,
+        not_before: Timestamp,
+        not_after: Timestamp,
+    },
 }
 
 impl Error {

@@ -23,7 +23,11 @@ impl StrictObject {
             let msg = alloc::format!("{e}");
             match msg.strip_prefix(DUPLICATE_PREFIX) {
                 Some(rest) => ObjectError::Duplicate(
-                    rest.split(" at line").next().unwrap_or(rest).trim_matches('"').into(),
+                    rest.split(" at line")
+                        .next()
+                        .unwrap_or(rest)
+                        .trim_matches('"')
+                        .into(),
                 ),
                 None => ObjectError::Syntax(msg),
             }
@@ -64,7 +68,9 @@ impl<'de> Deserialize<'de> for StrictObject {
                 let mut members: Vec<(String, Value)> = Vec::new();
                 while let Some(name) = map.next_key::<String>()? {
                     if members.iter().any(|(k, _)| *k == name) {
-                        return Err(de::Error::custom(alloc::format!("{DUPLICATE_PREFIX}\"{name}\"")));
+                        return Err(de::Error::custom(alloc::format!(
+                            "{DUPLICATE_PREFIX}\"{name}\""
+                        )));
                     }
                     let value: Value = map.next_value()?;
                     members.push((name, value));
@@ -89,7 +95,10 @@ mod tests {
     #[test]
     fn non_objects_and_trailing_data_are_refused() {
         for input in [&b"[1]"[..], b"\"s\"", b"{} x", b"{", b"{}{}"] {
-            assert!(matches!(StrictObject::parse(input), Err(ObjectError::Syntax(_))), "{input:?}");
+            assert!(
+                matches!(StrictObject::parse(input), Err(ObjectError::Syntax(_))),
+                "{input:?}"
+            );
         }
         let ok = StrictObject::parse(b" {\"a\": {\"b\": 1}} \n").unwrap();
         assert_eq!(ok.names().collect::<Vec<_>>(), ["a"]);

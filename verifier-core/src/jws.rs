@@ -109,7 +109,9 @@ pub fn parse_envelope(bytes: &[u8]) -> Result<Envelope, Error> {
     let unprotected = match object.get("header") {
         Some(Value::Object(map)) => map,
         _ => {
-            return Err(Error::EnvelopeMalformed { reason: "\"header\" is not a JSON object".into() })
+            return Err(Error::EnvelopeMalformed {
+                reason: "\"header\" is not a JSON object".into(),
+            })
         }
     };
     check_unprotected_header(unprotected, &protected_names)?;
@@ -126,7 +128,10 @@ pub fn parse_envelope(bytes: &[u8]) -> Result<Envelope, Error> {
         payload,
         signature,
         x5c,
-        signing_agent: unprotected.get(HDR_SIGNING_AGENT).and_then(Value::as_str).map(String::from),
+        signing_agent: unprotected
+            .get(HDR_SIGNING_AGENT)
+            .and_then(Value::as_str)
+            .map(String::from),
         has_timestamp_signature: unprotected.contains_key(HDR_TIMESTAMP_SIGNATURE),
     })
 }
@@ -149,9 +154,12 @@ fn check_envelope_members(object: &StrictObject) -> Result<(), Error> {
 }
 
 fn string_member<'a>(object: &'a StrictObject, name: &'static str) -> Result<&'a str, Error> {
-    object.get(name).and_then(Value::as_str).ok_or(Error::EnvelopeMalformed {
-        reason: alloc::format!("{name:?} is not a string"),
-    })
+    object
+        .get(name)
+        .and_then(Value::as_str)
+        .ok_or(Error::EnvelopeMalformed {
+            reason: alloc::format!("{name:?} is not a string"),
+        })
 }
 
 /// RFC 7515 §2: base64url without padding; padding, whitespace and non-canonical trailing bits are
@@ -174,9 +182,20 @@ pub fn parse_protected_header(bytes: &[u8]) -> Result<(ProtectedHeader, Vec<Stri
     let signing_time = time_header(&object, HDR_SIGNING_TIME)?;
     let authentic_signing_time = time_header(&object, HDR_AUTHENTIC_SIGNING_TIME)?;
     let expiry = time_header(&object, HDR_EXPIRY)?;
-    check_signing_times(signing_scheme, &signing_time, &authentic_signing_time, &crit)?;
+    check_signing_times(
+        signing_scheme,
+        &signing_time,
+        &authentic_signing_time,
+        &crit,
+    )?;
     check_expiry_header(&expiry, &signing_time, &authentic_signing_time, &crit)?;
-    let header = ProtectedHeader { alg, signing_scheme, signing_time, authentic_signing_time, expiry };
+    let header = ProtectedHeader {
+        alg,
+        signing_scheme,
+        signing_time,
+        authentic_signing_time,
+        expiry,
+    };
     Ok((header, object.names().map(String::from).collect()))
 }
 
@@ -187,9 +206,15 @@ pub fn check_algorithm(header: &StrictObject) -> Result<SignatureAlgorithm, Erro
     let alg = match header.get("alg") {
         None => return Err(Error::MissingHeader { name: "alg" }),
         Some(Value::String(s)) => s,
-        Some(_) => return Err(Error::InvalidHeader { name: "alg", reason: "not a string".into() }),
+        Some(_) => {
+            return Err(Error::InvalidHeader {
+                name: "alg",
+                reason: "not a string".into(),
+            })
+        }
     };
-    SignatureAlgorithm::from_name(alg).ok_or_else(|| Error::UnsupportedAlgorithm { alg: alg.clone() })
+    SignatureAlgorithm::from_name(alg)
+        .ok_or_else(|| Error::UnsupportedAlgorithm { alg: alg.clone() })
 }
 
 /// signature-envelope-jws.md and RFC 7515 §4.1.11: `crit` is a non-empty array of unique names,
@@ -200,7 +225,10 @@ pub fn check_crit(header: &StrictObject) -> Result<Vec<String>, Error> {
         None => return Err(Error::MissingHeader { name: "crit" }),
         Some(Value::Array(items)) if !items.is_empty() => items,
         Some(_) => {
-            return Err(Error::InvalidHeader { name: "crit", reason: "not a non-empty array".into() })
+            return Err(Error::InvalidHeader {
+                name: "crit",
+                reason: "not a non-empty array".into(),
+            })
         }
     };
     let mut names: Vec<String> = Vec::with_capacity(items.len());
@@ -210,7 +238,10 @@ pub fn check_crit(header: &StrictObject) -> Result<Vec<String>, Error> {
             reason: "contains a non-string".into(),
         })?;
         if names.iter().any(|n| n == name) {
-            return Err(Error::InvalidHeader { name: "crit", reason: alloc::format!("lists {name:?} twice") });
+            return Err(Error::InvalidHeader {
+                name: "crit",
+                reason: alloc::format!("lists {name:?} twice"),
+            });
         }
         if !UNDERSTOOD_CRITICAL.contains(&name) {
             return Err(Error::UnknownCriticalHeader { name: name.into() });
@@ -221,7 +252,9 @@ pub fn check_crit(header: &StrictObject) -> Result<Vec<String>, Error> {
         names.push(name.into());
     }
     if !names.iter().any(|n| n == HDR_SIGNING_SCHEME) {
-        return Err(Error::HeaderNotCritical { name: HDR_SIGNING_SCHEME });
+        return Err(Error::HeaderNotCritical {
+            name: HDR_SIGNING_SCHEME,
+        });
     }
     Ok(names)
 }
@@ -232,18 +265,25 @@ pub fn check_content_type(header: &StrictObject) -> Result<(), Error> {
         None => Err(Error::MissingHeader { name: "cty" }),
         Some(Value::String(s)) if s == PAYLOAD_CONTENT_TYPE => Ok(()),
         Some(Value::String(s)) => Err(Error::UnsupportedContentType { cty: s.clone() }),
-        Some(_) => Err(Error::InvalidHeader { name: "cty", reason: "not a string".into() }),
+        Some(_) => Err(Error::InvalidHeader {
+            name: "cty",
+            reason: "not a string".into(),
+        }),
     }
 }
 
 /// signing-scheme.md: the scheme is `notary.x509` or `notary.x509.signingAuthority`.
 pub fn check_signing_scheme(header: &StrictObject) -> Result<SigningScheme, Error> {
     match header.get(HDR_SIGNING_SCHEME) {
-        None => Err(Error::MissingHeader { name: HDR_SIGNING_SCHEME }),
-        Some(Value::String(s)) => {
-            SigningScheme::parse(s).ok_or_else(|| Error::UnsupportedSigningScheme { scheme: s.clone() })
-        }
-        Some(_) => Err(Error::InvalidHeader { name: HDR_SIGNING_SCHEME, reason: "not a string".into() }),
+        None => Err(Error::MissingHeader {
+            name: HDR_SIGNING_SCHEME,
+        }),
+        Some(Value::String(s)) => SigningScheme::parse(s)
+            .ok_or_else(|| Error::UnsupportedSigningScheme { scheme: s.clone() }),
+        Some(_) => Err(Error::InvalidHeader {
+            name: HDR_SIGNING_SCHEME,
+            reason: "not a string".into(),
+        }),
     }
 }
 
@@ -251,10 +291,19 @@ fn time_header(header: &StrictObject, name: &'static str) -> Result<Option<Signe
     match header.get(name) {
         None => Ok(None),
         Some(Value::String(s)) => match Timestamp::parse_rfc3339(s) {
-            Some(at) => Ok(Some(SignedTime { at, text: s.clone() })),
-            None => Err(Error::InvalidHeader { name, reason: alloc::format!("{s:?} is not an RFC 3339 time") }),
+            Some(at) => Ok(Some(SignedTime {
+                at,
+                text: s.clone(),
+            })),
+            None => Err(Error::InvalidHeader {
+                name,
+                reason: alloc::format!("{s:?} is not an RFC 3339 time"),
+            }),
         },
-        Some(_) => Err(Error::InvalidHeader { name, reason: "not a string".into() }),
+        Some(_) => Err(Error::InvalidHeader {
+            name,
+            reason: "not a string".into(),
+        }),
     }
 }
 
@@ -269,7 +318,9 @@ pub fn check_signing_times(
     match scheme {
         SigningScheme::X509 => {
             if signing_time.is_none() {
-                return Err(Error::MissingHeader { name: HDR_SIGNING_TIME });
+                return Err(Error::MissingHeader {
+                    name: HDR_SIGNING_TIME,
+                });
             }
             if authentic_signing_time.is_some() {
                 return Err(Error::InvalidHeader {
@@ -280,10 +331,14 @@ pub fn check_signing_times(
         }
         SigningScheme::X509SigningAuthority => {
             if authentic_signing_time.is_none() {
-                return Err(Error::MissingHeader { name: HDR_AUTHENTIC_SIGNING_TIME });
+                return Err(Error::MissingHeader {
+                    name: HDR_AUTHENTIC_SIGNING_TIME,
+                });
             }
             if !crit.iter().any(|c| c == HDR_AUTHENTIC_SIGNING_TIME) {
-                return Err(Error::HeaderNotCritical { name: HDR_AUTHENTIC_SIGNING_TIME });
+                return Err(Error::HeaderNotCritical {
+                    name: HDR_AUTHENTIC_SIGNING_TIME,
+                });
             }
         }
     }
@@ -320,7 +375,9 @@ pub fn check_unprotected_header(
 ) -> Result<(), Error> {
     for name in unprotected.keys() {
         if name == "crit" || protected_names.iter().any(|p| p == name) {
-            return Err(Error::UnprotectedHeaderConflict { name: name.to_string() });
+            return Err(Error::UnprotectedHeaderConflict {
+                name: name.to_string(),
+            });
         }
     }
     Ok(())
@@ -328,11 +385,18 @@ pub fn check_unprotected_header(
 
 /// signature-envelope-jws.md: `x5c` is a non-empty array of standard-base64 DER certificates,
 /// signing certificate first.
-pub fn certificate_chain(unprotected: &serde_json::Map<String, Value>) -> Result<Vec<Vec<u8>>, Error> {
+pub fn certificate_chain(
+    unprotected: &serde_json::Map<String, Value>,
+) -> Result<Vec<Vec<u8>>, Error> {
     let items = match unprotected.get("x5c") {
         Some(Value::Array(items)) if !items.is_empty() => items,
         None | Some(Value::Array(_)) => return Err(Error::MissingCertificateChain),
-        Some(_) => return Err(Error::InvalidHeader { name: "x5c", reason: "not an array".into() }),
+        Some(_) => {
+            return Err(Error::InvalidHeader {
+                name: "x5c",
+                reason: "not an array".into(),
+            })
+        }
     };
     items
         .iter()
@@ -340,7 +404,10 @@ pub fn certificate_chain(unprotected: &serde_json::Map<String, Value>) -> Result
         .map(|(index, item)| {
             item.as_str()
                 .and_then(|s| Base64::decode_vec(s).ok())
-                .ok_or(Error::CertificateMalformed { index, reason: "not standard base64".into() })
+                .ok_or(Error::CertificateMalformed {
+                    index,
+                    reason: "not standard base64".into(),
+                })
         })
         .collect()
 }

@@ -11,18 +11,37 @@ use crate::request::Descriptor;
 
 /// Checks that the payload's target artifact is `subject`.
 pub fn check_target_artifact(payload: &[u8], subject: &Descriptor) -> Result<(), Error> {
-    let malformed = |reason: &str| Error::PayloadMalformed { reason: reason.into() };
-    let value: Value = serde_json::from_slice(payload).map_err(|e| Error::PayloadMalformed { reason: alloc::format!("{e}") })?;
+    let malformed = |reason: &str| Error::PayloadMalformed {
+        reason: reason.into(),
+    };
+    let value: Value = serde_json::from_slice(payload).map_err(|e| Error::PayloadMalformed {
+        reason: alloc::format!("{e}"),
+    })?;
     let target = value
         .as_object()
         .ok_or_else(|| malformed("not a JSON object"))?
         .get("targetArtifact")
         .and_then(Value::as_object)
         .ok_or_else(|| malformed("no targetArtifact object"))?;
-    let media_type = target.get("mediaType").and_then(Value::as_str).ok_or_else(|| malformed("targetArtifact has no mediaType string"))?;
-    let digest = target.get("digest").and_then(Value::as_str).ok_or_else(|| malformed("targetArtifact has no digest string"))?;
-    let size = target.get("size").and_then(Value::as_u64).ok_or_else(|| malformed("targetArtifact has no non-negative integer size"))?;
-    let mismatch = |field, signed: String, expected: String| Err(Error::SubjectMismatch { field, signed, expected });
+    let media_type = target
+        .get("mediaType")
+        .and_then(Value::as_str)
+        .ok_or_else(|| malformed("targetArtifact has no mediaType string"))?;
+    let digest = target
+        .get("digest")
+        .and_then(Value::as_str)
+        .ok_or_else(|| malformed("targetArtifact has no digest string"))?;
+    let size = target
+        .get("size")
+        .and_then(Value::as_u64)
+        .ok_or_else(|| malformed("targetArtifact has no non-negative integer size"))?;
+    let mismatch = |field, signed: String, expected: String| {
+        Err(Error::SubjectMismatch {
+            field,
+            signed,
+            expected,
+        })
+    };
     if digest != subject.digest {
         return mismatch("digest", digest.into(), subject.digest.clone());
     }
@@ -40,7 +59,11 @@ mod tests {
     use super::*;
 
     fn subject() -> Descriptor {
-        Descriptor { media_type: "application/vnd.oci.image.manifest.v1+json".into(), digest: "sha256:aa".into(), size: 7 }
+        Descriptor {
+            media_type: "application/vnd.oci.image.manifest.v1+json".into(),
+            digest: "sha256:aa".into(),
+            size: 7,
+        }
     }
 
     #[test]
@@ -52,13 +75,36 @@ mod tests {
     #[test]
     fn each_field_must_match() {
         let p = br#"{"targetArtifact":{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"sha256:bb","size":7}}"#;
-        assert!(matches!(check_target_artifact(p, &subject()), Err(Error::SubjectMismatch { field: "digest", .. })));
+        assert!(matches!(
+            check_target_artifact(p, &subject()),
+            Err(Error::SubjectMismatch {
+                field: "digest",
+                ..
+            })
+        ));
         let p = br#"{"targetArtifact":{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"sha256:aa","size":8}}"#;
-        assert!(matches!(check_target_artifact(p, &subject()), Err(Error::SubjectMismatch { field: "size", .. })));
+        assert!(matches!(
+            check_target_artifact(p, &subject()),
+            Err(Error::SubjectMismatch { field: "size", .. })
+        ));
         let p = br#"{"targetArtifact":{"mediaType":"x","digest":"sha256:aa","size":7}}"#;
-        assert!(matches!(check_target_artifact(p, &subject()), Err(Error::SubjectMismatch { field: "mediaType", .. })));
-        for bad in [&br#"[]"#[..], br#"{}"#, br#"{"targetArtifact":{"digest":"sha256:aa","size":"7"}}"#, b"not json"] {
-            assert!(matches!(check_target_artifact(bad, &subject()), Err(Error::PayloadMalformed { .. })));
+        assert!(matches!(
+            check_target_artifact(p, &subject()),
+            Err(Error::SubjectMismatch {
+                field: "mediaType",
+                ..
+            })
+        ));
+        for bad in [
+            &br#"[]"#[..],
+            br#"{}"#,
+            br#"{"targetArtifact":{"digest":"sha256:aa","size":"7"}}"#,
+            b"not json",
+        ] {
+            assert!(matches!(
+                check_target_artifact(bad, &subject()),
+                Err(Error::PayloadMalformed { .. })
+            ));
         }
     }
 }

@@ -93,7 +93,13 @@ impl Level {
             Level::Skip => (Skip, Skip, Skip, Skip),
         };
         let integrity = if self == Level::Skip { Skip } else { Enforce };
-        Actions { integrity, authenticity, authentic_timestamp, expiry, revocation }
+        Actions {
+            integrity,
+            authenticity,
+            authentic_timestamp,
+            expiry,
+            revocation,
+        }
     }
 }
 
@@ -166,14 +172,19 @@ pub struct Policy {
 }
 
 fn invalid(reason: impl ToString) -> Error {
-    Error::PolicyInvalid { reason: reason.to_string() }
+    Error::PolicyInvalid {
+        reason: reason.to_string(),
+    }
 }
 
 impl TrustPolicyDocument {
     /// Applies every rule of the specification to the document.
     pub fn validate(&self) -> Result<Vec<Policy>, Error> {
         if self.version != "1.0" {
-            return Err(invalid(alloc::format!("version {:?} is not supported (1.0)", self.version)));
+            return Err(invalid(alloc::format!(
+                "version {:?} is not supported (1.0)",
+                self.version
+            )));
         }
         if self.trust_policies.is_empty() {
             return Err(invalid("trustPolicies is empty"));
@@ -182,13 +193,17 @@ impl TrustPolicyDocument {
         for statement in &self.trust_policies {
             let policy = statement.validate()?;
             if policies.iter().any(|p| p.name == policy.name) {
-                return Err(invalid(alloc::format!("policy name {:?} is used twice", policy.name)));
+                return Err(invalid(alloc::format!(
+                    "policy name {:?} is used twice",
+                    policy.name
+                )));
             }
             for scope in &policy.scopes {
                 if let Some(other) = policies.iter().find(|p| p.scopes.contains(scope)) {
                     return Err(invalid(alloc::format!(
                         "registry scope {scope:?} is in both {:?} and {:?}",
-                        other.name, policy.name
+                        other.name,
+                        policy.name
                     )));
                 }
             }
@@ -208,10 +223,15 @@ impl TrustPolicyStatement {
         let (level, actions) = check_verification_level(name, &self.signature_verification)?;
         if level == Level::Skip {
             if scopes == ["*"] {
-                return Err(invalid(alloc::format!("policy {name:?}: level skip cannot have the global scope \"*\"")));
+                return Err(invalid(alloc::format!(
+                    "policy {name:?}: level skip cannot have the global scope \"*\""
+                )));
             }
             if self.trust_stores.as_ref().is_some_and(|v| !v.is_empty())
-                || self.trusted_identities.as_ref().is_some_and(|v| !v.is_empty())
+                || self
+                    .trusted_identities
+                    .as_ref()
+                    .is_some_and(|v| !v.is_empty())
             {
                 return Err(invalid(alloc::format!(
                     "policy {name:?}: level skip must not have trustStores or trustedIdentities"
@@ -227,8 +247,16 @@ impl TrustPolicyStatement {
             });
         }
         let trust_stores = check_trust_stores(name, self.trust_stores.as_deref().unwrap_or(&[]))?;
-        let identities = check_trusted_identities(name, self.trusted_identities.as_deref().unwrap_or(&[]))?;
-        Ok(Policy { name: name.clone(), scopes, level, actions, trust_stores, identities })
+        let identities =
+            check_trusted_identities(name, self.trusted_identities.as_deref().unwrap_or(&[]))?;
+        Ok(Policy {
+            name: name.clone(),
+            scopes,
+            level,
+            actions,
+            trust_stores,
+            identities,
+        })
     }
 }
 
@@ -236,11 +264,15 @@ impl TrustPolicyStatement {
 /// repositories without `*`, tag or digest.
 fn check_registry_scopes(policy: &str, scopes: &[String]) -> Result<Vec<String>, Error> {
     if scopes.is_empty() {
-        return Err(invalid(alloc::format!("policy {policy:?} has no registryScopes")));
+        return Err(invalid(alloc::format!(
+            "policy {policy:?} has no registryScopes"
+        )));
     }
     if scopes.iter().any(|s| s == "*") {
         if scopes.len() != 1 {
-            return Err(invalid(alloc::format!("policy {policy:?}: \"*\" must be the only registry scope")));
+            return Err(invalid(alloc::format!(
+                "policy {policy:?}: \"*\" must be the only registry scope"
+            )));
         }
         return Ok(scopes.to_vec());
     }
@@ -262,7 +294,9 @@ fn check_registry_scopes(policy: &str, scopes: &[String]) -> Result<Vec<String>,
     sorted.sort();
     sorted.dedup();
     if sorted.len() != scopes.len() {
-        return Err(invalid(alloc::format!("policy {policy:?} lists a registry scope twice")));
+        return Err(invalid(alloc::format!(
+            "policy {policy:?} lists a registry scope twice"
+        )));
     }
     Ok(scopes.to_vec())
 }
@@ -270,13 +304,24 @@ fn check_registry_scopes(policy: &str, scopes: &[String]) -> Result<Vec<String>,
 /// "Custom Verification Level": a level, and overrides of authenticity, authenticTimestamp,
 /// expiry (enforce|log) and revocation (enforce|log|skip). Integrity cannot be overridden, and
 /// `skip` cannot be customised.
-fn check_verification_level(policy: &str, sv: &SignatureVerification) -> Result<(Level, Actions), Error> {
-    let level = Level::parse(&sv.level)
-        .ok_or_else(|| invalid(alloc::format!("policy {policy:?}: unknown verification level {:?}", sv.level)))?;
+fn check_verification_level(
+    policy: &str,
+    sv: &SignatureVerification,
+) -> Result<(Level, Actions), Error> {
+    let level = Level::parse(&sv.level).ok_or_else(|| {
+        invalid(alloc::format!(
+            "policy {policy:?}: unknown verification level {:?}",
+            sv.level
+        ))
+    })?;
     let mut actions = level.actions();
-    let Some(overrides) = &sv.override_ else { return Ok((level, actions)) };
+    let Some(overrides) = &sv.override_ else {
+        return Ok((level, actions));
+    };
     if level == Level::Skip && !overrides.is_empty() {
-        return Err(invalid(alloc::format!("policy {policy:?}: level skip cannot be overridden")));
+        return Err(invalid(alloc::format!(
+            "policy {policy:?}: level skip cannot be overridden"
+        )));
     }
     for (stage, action) in overrides {
         let parsed = match action.as_str() {
@@ -295,9 +340,15 @@ fn check_verification_level(policy: &str, sv: &SignatureVerification) -> Result<
             "expiry" => actions.expiry = parsed,
             "revocation" => actions.revocation = parsed,
             "integrity" => {
-                return Err(invalid(alloc::format!("policy {policy:?}: integrity cannot be overridden")))
+                return Err(invalid(alloc::format!(
+                    "policy {policy:?}: integrity cannot be overridden"
+                )))
             }
-            other => return Err(invalid(alloc::format!("policy {policy:?}: unknown override {other:?}"))),
+            other => {
+                return Err(invalid(alloc::format!(
+                    "policy {policy:?}: unknown override {other:?}"
+                )))
+            }
         }
     }
     Ok((level, actions))
@@ -306,7 +357,9 @@ fn check_verification_level(policy: &str, sv: &SignatureVerification) -> Result<
 /// `trustStores`: one or more unique `type:name` with type `ca`, `signingAuthority` or `tsa`.
 fn check_trust_stores(policy: &str, stores: &[String]) -> Result<Vec<TrustStoreRef>, Error> {
     if stores.is_empty() {
-        return Err(invalid(alloc::format!("policy {policy:?} has no trustStores")));
+        return Err(invalid(alloc::format!(
+            "policy {policy:?} has no trustStores"
+        )));
     }
     let mut out: Vec<TrustStoreRef> = Vec::with_capacity(stores.len());
     for store in stores {
@@ -318,9 +371,14 @@ fn check_trust_stores(policy: &str, stores: &[String]) -> Result<Vec<TrustStoreR
                     "policy {policy:?}: trust store {store:?} is not ca:NAME, signingAuthority:NAME or tsa:NAME"
                 ))
             })?;
-        let r = TrustStoreRef { kind: kind.into(), name: name.into() };
+        let r = TrustStoreRef {
+            kind: kind.into(),
+            name: name.into(),
+        };
         if out.contains(&r) {
-            return Err(invalid(alloc::format!("policy {policy:?} lists trust store {store:?} twice")));
+            return Err(invalid(alloc::format!(
+                "policy {policy:?} lists trust store {store:?} twice"
+            )));
         }
         out.push(r);
     }
@@ -328,28 +386,43 @@ fn check_trust_stores(policy: &str, stores: &[String]) -> Result<Vec<TrustStoreR
 }
 
 fn valid_store_name(name: &str) -> bool {
-    !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
+    !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
 }
 
 /// "Trusted Identities Constraints": `*` alone, or `x509.subject:` DNs that each contain C, ST and
 /// O and that do not overlap (one a subset of another).
-fn check_trusted_identities(policy: &str, identities: &[String]) -> Result<TrustedIdentities, Error> {
+fn check_trusted_identities(
+    policy: &str,
+    identities: &[String],
+) -> Result<TrustedIdentities, Error> {
     if identities.is_empty() {
-        return Err(invalid(alloc::format!("policy {policy:?} has no trustedIdentities")));
+        return Err(invalid(alloc::format!(
+            "policy {policy:?} has no trustedIdentities"
+        )));
     }
     if identities.iter().any(|i| i == "*") {
         if identities.len() != 1 {
-            return Err(invalid(alloc::format!("policy {policy:?}: \"*\" must be the only trusted identity")));
+            return Err(invalid(alloc::format!(
+                "policy {policy:?}: \"*\" must be the only trusted identity"
+            )));
         }
         return Ok(TrustedIdentities::Any);
     }
     let mut parsed: Vec<Vec<Attribute>> = Vec::with_capacity(identities.len());
     for identity in identities {
         let dn = identity.strip_prefix("x509.subject:").ok_or_else(|| {
-            invalid(alloc::format!("policy {policy:?}: trusted identity {identity:?} is not \"*\" or x509.subject: DN"))
+            invalid(alloc::format!(
+                "policy {policy:?}: trusted identity {identity:?} is not \"*\" or x509.subject: DN"
+            ))
         })?;
-        let attrs = name::parse_dn(dn)
-            .map_err(|e| invalid(alloc::format!("policy {policy:?}: trusted identity {identity:?}: {e}")))?;
+        let attrs = name::parse_dn(dn).map_err(|e| {
+            invalid(alloc::format!(
+                "policy {policy:?}: trusted identity {identity:?}: {e}"
+            ))
+        })?;
         for required in ["C", "ST", "O"] {
             if !attrs.iter().any(|a| a.kind == required) {
                 return Err(invalid(alloc::format!(
@@ -357,7 +430,10 @@ fn check_trusted_identities(policy: &str, identities: &[String]) -> Result<Trust
                 )));
             }
         }
-        if let Some(other) = parsed.iter().position(|p| name::is_subset(p, &attrs) || name::is_subset(&attrs, p)) {
+        if let Some(other) = parsed
+            .iter()
+            .position(|p| name::is_subset(p, &attrs) || name::is_subset(&attrs, p))
+        {
             return Err(invalid(alloc::format!(
                 "policy {policy:?}: trusted identities {:?} and {identity:?} overlap",
                 identities[other]
@@ -389,7 +465,9 @@ pub fn select<'p>(policies: &'p [Policy], repository: &str) -> Result<&'p Policy
         .iter()
         .find(|p| p.scopes.iter().any(|s| s == repository))
         .or_else(|| policies.iter().find(|p| p.scopes.iter().any(|s| s == "*")))
-        .ok_or_else(|| Error::NoApplicablePolicy { repository: repository.into() })
+        .ok_or_else(|| Error::NoApplicablePolicy {
+            repository: repository.into(),
+        })
 }
 
 #[cfg(test)]
@@ -397,7 +475,9 @@ mod tests {
     use super::*;
 
     fn doc(json: &str) -> Result<Vec<Policy>, Error> {
-        serde_json::from_str::<TrustPolicyDocument>(json).unwrap().validate()
+        serde_json::from_str::<TrustPolicyDocument>(json)
+            .unwrap()
+            .validate()
     }
 
     fn one(level: &str, extra: &str) -> String {
@@ -412,12 +492,32 @@ mod tests {
     fn levels_follow_the_specification_table() {
         use Action::*;
         let p = &doc(&one("permissive", "")).unwrap()[0];
-        assert_eq!(p.actions, Actions { integrity: Enforce, authenticity: Enforce, authentic_timestamp: Log, expiry: Log, revocation: Log });
+        assert_eq!(
+            p.actions,
+            Actions {
+                integrity: Enforce,
+                authenticity: Enforce,
+                authentic_timestamp: Log,
+                expiry: Log,
+                revocation: Log
+            }
+        );
         let p = &doc(&one("audit", "")).unwrap()[0];
         assert_eq!(p.actions.authenticity, Log);
         assert_eq!(p.actions.integrity, Enforce);
-        let p = &doc(&one("strict", r#","override":{"expiry":"log","revocation":"skip"}"#)).unwrap()[0];
-        assert_eq!((p.actions.expiry, p.actions.revocation, p.actions.authenticity), (Log, Skip, Enforce));
+        let p = &doc(&one(
+            "strict",
+            r#","override":{"expiry":"log","revocation":"skip"}"#,
+        ))
+        .unwrap()[0];
+        assert_eq!(
+            (
+                p.actions.expiry,
+                p.actions.revocation,
+                p.actions.authenticity
+            ),
+            (Log, Skip, Enforce)
+        );
     }
 
     #[test]
@@ -442,21 +542,47 @@ mod tests {
             )
         };
         assert!(doc(&two(r#"["r.io/x"]"#, r#"["*"]"#)).is_ok());
-        assert!(doc(&two(r#"["*"]"#, r#"["*"]"#)).is_err(), "two global policies");
-        assert!(doc(&two(r#"["r.io/x"]"#, r#"["r.io/x"]"#)).is_err(), "scope in two policies");
-        assert!(doc(&two(r#"["r.io/x:tag"]"#, r#"["*"]"#)).is_err(), "scope with a tag");
-        assert!(doc(&two(r#"["*", "r.io/x"]"#, r#"["r.io/y"]"#)).is_err(), "* not alone");
+        assert!(
+            doc(&two(r#"["*"]"#, r#"["*"]"#)).is_err(),
+            "two global policies"
+        );
+        assert!(
+            doc(&two(r#"["r.io/x"]"#, r#"["r.io/x"]"#)).is_err(),
+            "scope in two policies"
+        );
+        assert!(
+            doc(&two(r#"["r.io/x:tag"]"#, r#"["*"]"#)).is_err(),
+            "scope with a tag"
+        );
+        assert!(
+            doc(&two(r#"["*", "r.io/x"]"#, r#"["r.io/y"]"#)).is_err(),
+            "* not alone"
+        );
         assert!(doc(&two(r#"[]"#, r#"["*"]"#)).is_err(), "no scopes");
         assert!(doc(&one("strict", "").replace("1.0", "2.0")).is_err());
         assert!(doc(&one("strict", "").replace("ca:s", "x509:s")).is_err());
-        assert!(doc(&one("strict", "").replace("\"*\"]", "\"x509.subject: C=US, O=Acme\"]")).is_err(), "lacks ST");
+        assert!(
+            doc(&one("strict", "").replace("\"*\"]", "\"x509.subject: C=US, O=Acme\"]")).is_err(),
+            "lacks ST"
+        );
     }
 
     #[test]
     fn overlapping_identities_are_refused() {
-        let ids = |list: &str| one("strict", "").replace(r#""trustedIdentities":["*"]"#, &alloc::format!(r#""trustedIdentities":{list}"#));
-        assert!(doc(&ids(r#"["x509.subject: C=US, ST=WA, O=A, OU=x", "x509.subject: C=US, ST=WA, O=A"]"#)).is_err());
-        assert!(doc(&ids(r#"["x509.subject: C=US, ST=WA, O=A", "x509.subject: C=US, ST=WA, O=B"]"#)).is_ok());
+        let ids = |list: &str| {
+            one("strict", "").replace(
+                r#""trustedIdentities":["*"]"#,
+                &alloc::format!(r#""trustedIdentities":{list}"#),
+            )
+        };
+        assert!(doc(&ids(
+            r#"["x509.subject: C=US, ST=WA, O=A, OU=x", "x509.subject: C=US, ST=WA, O=A"]"#
+        ))
+        .is_err());
+        assert!(doc(&ids(
+            r#"["x509.subject: C=US, ST=WA, O=A", "x509.subject: C=US, ST=WA, O=B"]"#
+        ))
+        .is_ok());
         assert!(doc(&ids(r#"["*", "x509.subject: C=US, ST=WA, O=B"]"#)).is_err());
     }
 
@@ -469,14 +595,23 @@ mod tests {
         assert_eq!(select(&policies, "r.io/team/app").unwrap().name, "exact");
         assert_eq!(select(&policies, "r.io/team/app2").unwrap().name, "global");
         let only_exact = &policies[..1];
-        assert!(matches!(select(only_exact, "r.io/other"), Err(Error::NoApplicablePolicy { .. })));
+        assert!(matches!(
+            select(only_exact, "r.io/other"),
+            Err(Error::NoApplicablePolicy { .. })
+        ));
     }
 
     #[test]
     fn repository_is_cut_from_references() {
         assert_eq!(repository_of("r.io/a/b:v1"), Some("r.io/a/b"));
-        assert_eq!(repository_of("localhost:5000/a@sha256:abc"), Some("localhost:5000/a"));
-        assert_eq!(repository_of("localhost:5000/a:tag@sha256:abc"), Some("localhost:5000/a"));
+        assert_eq!(
+            repository_of("localhost:5000/a@sha256:abc"),
+            Some("localhost:5000/a")
+        );
+        assert_eq!(
+            repository_of("localhost:5000/a:tag@sha256:abc"),
+            Some("localhost:5000/a")
+        );
         assert_eq!(repository_of("r.io/a"), Some("r.io/a"));
         assert_eq!(repository_of("noslash"), None);
     }

@@ -42,7 +42,9 @@ impl Report {
 
     /// The report as JSON.
     pub fn to_json(&self) -> String {
-        serde_json::to_string(self).unwrap_or_else(|_| String::from(r#"{"verified":false,"errors":["report: serialisation failed"]}"#))
+        serde_json::to_string(self).unwrap_or_else(|_| {
+            String::from(r#"{"verified":false,"errors":["report: serialisation failed"]}"#)
+        })
     }
 }
 

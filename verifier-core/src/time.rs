@@ -35,7 +35,11 @@ impl Timestamp {
         let hour = digits(&b[11..13])?;
         let minute = digits(&b[14..16])?;
         let second = digits(&b[17..19])?;
-        if b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b't') || b[13] != b':' || b[16] != b':'
+        if b[4] != b'-'
+            || b[7] != b'-'
+            || !matches!(b[10], b'T' | b't')
+            || b[13] != b':'
+            || b[16] != b':'
         {
             return None;
         }
@@ -165,8 +169,18 @@ mod tests {
         assert!(frac > z);
         assert_eq!(frac.unix_seconds(), z.unix_seconds());
         assert_eq!(z.to_rfc3339(), "2023-06-27T05:30:33Z");
-        assert_eq!(Timestamp::parse_rfc3339("1970-01-01T00:00:00Z").unwrap().unix_seconds(), 0);
-        assert_eq!(Timestamp::parse_rfc3339("1969-12-31T23:59:59Z").unwrap().unix_seconds(), -1);
+        assert_eq!(
+            Timestamp::parse_rfc3339("1970-01-01T00:00:00Z")
+                .unwrap()
+                .unix_seconds(),
+            0
+        );
+        assert_eq!(
+            Timestamp::parse_rfc3339("1969-12-31T23:59:59Z")
+                .unwrap()
+                .unix_seconds(),
+            -1
+        );
     }
 
     #[test]
@@ -191,7 +205,11 @@ mod tests {
 
     #[test]
     fn display_round_trips_far_dates() {
-        for s in ["2122-12-19T00:00:00Z", "1950-01-01T12:34:56Z", "9999-12-31T23:59:59Z"] {
+        for s in [
+            "2122-12-19T00:00:00Z",
+            "1950-01-01T12:34:56Z",
+            "9999-12-31T23:59:59Z",
+        ] {
             assert_eq!(Timestamp::parse_rfc3339(s).unwrap().to_rfc3339(), s);
         }
     }

@@ -39,7 +39,10 @@ impl TrustAnchors {
                 Some(pems) => {
                     let mut ders = Vec::new();
                     for text in pems.texts() {
-                        ders.extend(parse_pem_certificates(text).ok_or_else(|| Error::TrustStoreInvalid { store: key.clone() })?);
+                        ders.extend(
+                            parse_pem_certificates(text)
+                                .ok_or_else(|| Error::TrustStoreInvalid { store: key.clone() })?,
+                        );
                     }
                     anchors.stores.push((key, store.kind.clone(), ders));
                 }
@@ -51,16 +54,30 @@ impl TrustAnchors {
     /// Whether `der` is, byte for byte, a certificate of a store of the scheme's type.
     pub fn is_anchor(&self, scheme: SigningScheme, der: &[u8]) -> bool {
         let kind = scheme.trust_store_type();
-        self.stores.iter().filter(|(_, k, _)| k == kind).flat_map(|(_, _, ders)| ders.iter()).any(|a| a.as_slice() == der)
+        self.stores
+            .iter()
+            .filter(|(_, k, _)| k == kind)
+            .flat_map(|(_, _, ders)| ders.iter())
+            .any(|a| a.as_slice() == der)
     }
 
     /// Some certificate of `chain` is, byte for byte, a certificate of a store of the type the
     /// signing scheme requires (`ca` for notary.x509, `signingAuthority` for the signing
     /// authority scheme).
-    pub fn check_trusted(&self, scheme: SigningScheme, chain: &[CertificateView<'_>]) -> Result<(), Error> {
+    pub fn check_trusted(
+        &self,
+        scheme: SigningScheme,
+        chain: &[CertificateView<'_>],
+    ) -> Result<(), Error> {
         let kind = scheme.trust_store_type();
-        if let Some(store) = self.missing.iter().find(|k| k.split(':').next() == Some(kind)) {
-            return Err(Error::TrustStoreMissing { store: store.clone() });
+        if let Some(store) = self
+            .missing
+            .iter()
+            .find(|k| k.split(':').next() == Some(kind))
+        {
+            return Err(Error::TrustStoreMissing {
+                store: store.clone(),
+            });
         }
         if chain.iter().any(|cert| self.is_anchor(scheme, cert.der)) {
             Ok(())
@@ -78,7 +95,10 @@ pub fn parse_pem_certificates(text: &str) -> Option<Vec<Vec<u8>>> {
     while let Some(start) = rest.find(BEGIN) {
         let after = &rest[start + BEGIN.len()..];
         let end = after.find(END)?;
-        let body: String = after[..end].chars().filter(|c| !c.is_ascii_whitespace()).collect();
+        let body: String = after[..end]
+            .chars()
+            .filter(|c| !c.is_ascii_whitespace())
+            .collect();
         let der = Base64::decode_vec(&body).ok()?;
         x509_cert::Certificate::from_der(&der).ok()?;
         out.push(der);

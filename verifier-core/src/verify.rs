@@ -26,7 +26,9 @@ use crate::x509::CertificateView;
 pub fn verify_json(request: &[u8]) -> Report {
     match serde_json::from_slice::<Request>(request) {
         Ok(request) => verify(&request),
-        Err(e) => Report::rejected(Error::RequestMalformed { reason: alloc::format!("{e}") }),
+        Err(e) => Report::rejected(Error::RequestMalformed {
+            reason: alloc::format!("{e}"),
+        }),
     }
 }
 
@@ -36,7 +38,11 @@ pub fn verify(request: &Request) -> Report {
         Ok(p) => p,
         Err(e) => return Report::rejected(e),
     };
-    let Prepared { time, policy, anchors } = prepared;
+    let Prepared {
+        time,
+        policy,
+        anchors,
+    } = prepared;
     let mut report = Report {
         verified: false,
         policy: Some(policy.name.clone()),
@@ -49,28 +55,46 @@ pub fn verify(request: &Request) -> Report {
     if policy.level == Level::Skip {
         // "If signatureVerification level is set to skip in the trust policy, return success."
         report.verified = true;
-        report.warnings.push(alloc::format!("policy {:?} skips signature verification", policy.name));
+        report.warnings.push(alloc::format!(
+            "policy {:?} skips signature verification",
+            policy.name
+        ));
         return report;
     }
     if policy.actions.revocation != Action::Skip {
-        report.warnings.push("revocation: not checked (the verification core has no network access)".into());
+        report
+            .warnings
+            .push("revocation: not checked (the verification core has no network access)".into());
     }
     for signature in &request.signatures {
-        let ctx = Context { subject: &request.subject, time, policy: &policy, anchors: &anchors };
+        let ctx = Context {
+            subject: &request.subject,
+            time,
+            policy: &policy,
+            anchors: &anchors,
+        };
         let sig_report = verify_signature(signature, &ctx);
         for w in &sig_report.warnings {
-            report.warnings.push(alloc::format!("{}: {w}", sig_report.digest.as_deref().unwrap_or("signature")));
+            report.warnings.push(alloc::format!(
+                "{}: {w}",
+                sig_report.digest.as_deref().unwrap_or("signature")
+            ));
         }
         report.verified |= sig_report.verified;
         report.signatures.push(sig_report);
     }
     if request.signatures.is_empty() {
-        report.errors.push(alloc::format!("{}", Error::NoSignatures));
+        report
+            .errors
+            .push(alloc::format!("{}", Error::NoSignatures));
         report.error = Some(Error::NoSignatures);
     } else if !report.verified {
         for s in &report.signatures {
             if let Some(e) = &s.error {
-                report.errors.push(alloc::format!("{}: {e}", s.digest.as_deref().unwrap_or("signature")));
+                report.errors.push(alloc::format!(
+                    "{}: {e}",
+                    s.digest.as_deref().unwrap_or("signature")
+                ));
             }
         }
     }
@@ -85,13 +109,21 @@ struct Prepared {
 
 /// Request-level checks: time, trust policy document, policy selection, trust stores.
 fn prepare(request: &Request) -> Result<Prepared, Error> {
-    let time = Timestamp::parse_rfc3339(&request.time).ok_or_else(|| Error::RequestTime { value: request.time.clone() })?;
+    let time = Timestamp::parse_rfc3339(&request.time).ok_or_else(|| Error::RequestTime {
+        value: request.time.clone(),
+    })?;
     let policies = request.trust_policy.validate()?;
-    let repository = policy::repository_of(&request.reference)
-        .ok_or_else(|| Error::RequestReference { reference: request.reference.clone() })?;
+    let repository =
+        policy::repository_of(&request.reference).ok_or_else(|| Error::RequestReference {
+            reference: request.reference.clone(),
+        })?;
     let policy = policy::select(&policies, repository)?.clone();
     let anchors = TrustAnchors::load(&policy, &request.trust_stores)?;
-    Ok(Prepared { time, policy, anchors })
+    Ok(Prepared {
+        time,
+        policy,
+        anchors,
+    })
 }
 
 struct Context<'a> {
@@ -139,8 +171,11 @@ fn verify_signature(input: &SignatureInput, ctx: &Context<'_>) -> SignatureRepor
         }
         .into(),
     );
-    report.signing_time =
-        header.authentic_signing_time.as_ref().or(header.signing_time.as_ref()).map(|t| t.text.clone());
+    report.signing_time = header
+        .authentic_signing_time
+        .as_ref()
+        .or(header.signing_time.as_ref())
+        .map(|t| t.text.clone());
 
     // Certificates beyond the chain limit are never parsed: the length rule fails them first.
     let mut certs: Vec<CertificateView<'_>> = Vec::new();
@@ -148,7 +183,11 @@ fn verify_signature(input: &SignatureInput, ctx: &Context<'_>) -> SignatureRepor
         match CertificateView::parse(der) {
             Ok(c) => certs.push(c),
             Err(reason) => {
-                record(&mut report, Action::Enforce, Error::CertificateMalformed { index, reason });
+                record(
+                    &mut report,
+                    Action::Enforce,
+                    Error::CertificateMalformed { index, reason },
+                );
                 return report;
             }
         }
@@ -203,36 +242,61 @@ fn record(report: &mut SignatureReport, action: Action, error: Error) -> bool {
 fn check_integrity(input: &SignatureInput, subject: &Descriptor) -> Result<Verified, Error> {
     if let Some(mt) = &input.media_type {
         if mt != JWS_MEDIA_TYPE {
-            return Err(Error::UnsupportedEnvelopeType { media_type: mt.clone() });
+            return Err(Error::UnsupportedEnvelopeType {
+                media_type: mt.clone(),
+            });
         }
     }
     let bytes = Base64::decode_vec(&input.envelope).map_err(|_| Error::EnvelopeEncoding)?;
     let envelope = jws::parse_envelope(&bytes)?;
     let leaf = CertificateView::parse(&envelope.x5c[0])
         .map_err(|reason| Error::CertificateMalformed { index: 0, reason })?;
-    let key = leaf.public_key.as_ref().map_err(|reason| Error::UnsupportedKey { index: 0, reason: reason.clone() })?;
-    let required = key.required_algorithm().map_err(|reason| Error::UnsupportedKey { index: 0, reason })?;
+    let key = leaf
+        .public_key
+        .as_ref()
+        .map_err(|reason| Error::UnsupportedKey {
+            index: 0,
+            reason: reason.clone(),
+        })?;
+    let required = key
+        .required_algorithm()
+        .map_err(|reason| Error::UnsupportedKey { index: 0, reason })?;
     if envelope.header.alg != required {
-        return Err(Error::AlgorithmKeyMismatch { alg: envelope.header.alg.name().into(), expected: required.name() });
+        return Err(Error::AlgorithmKeyMismatch {
+            alg: envelope.header.alg.name().into(),
+            expected: required.name(),
+        });
     }
-    key.verify_jws(required, &envelope.signing_input, &envelope.signature).map_err(|e| match e {
-        crate::x509::key::JwsSignatureError::Encoding => Error::SignatureEncoding { alg: required.name() },
-        crate::x509::key::JwsSignatureError::Invalid => Error::SignatureInvalid,
-    })?;
+    key.verify_jws(required, &envelope.signing_input, &envelope.signature)
+        .map_err(|e| match e {
+            crate::x509::key::JwsSignatureError::Encoding => Error::SignatureEncoding {
+                alg: required.name(),
+            },
+            crate::x509::key::JwsSignatureError::Invalid => Error::SignatureInvalid,
+        })?;
     payload::check_target_artifact(&envelope.payload, subject)?;
     Ok(Verified { envelope })
 }
 
 /// Authenticity: the chain obeys the certificate requirements, leads to a trusted certificate
 /// of the policy's stores, and the signing certificate's subject is a trusted identity.
-fn check_authenticity(envelope: &Envelope, certs: &[CertificateView<'_>], ctx: &Context<'_>) -> Result<(), Error> {
+fn check_authenticity(
+    envelope: &Envelope,
+    certs: &[CertificateView<'_>],
+    ctx: &Context<'_>,
+) -> Result<(), Error> {
     let root = &certs[certs.len() - 1];
-    let root_is_anchor = ctx.anchors.is_anchor(envelope.header.signing_scheme, root.der);
+    let root_is_anchor = ctx
+        .anchors
+        .is_anchor(envelope.header.signing_scheme, root.der);
     chain::check_chain(certs, envelope.x5c.len(), root_is_anchor)?;
-    ctx.anchors.check_trusted(envelope.header.signing_scheme, certs)?;
+    ctx.anchors
+        .check_trusted(envelope.header.signing_scheme, certs)?;
     let subject = certs[0].subject_attributes();
     if !ctx.policy.identities.matches(&subject) {
-        return Err(Error::UntrustedIdentity { subject: certs[0].subject_string() });
+        return Err(Error::UntrustedIdentity {
+            subject: certs[0].subject_string(),
+        });
     }
     Ok(())
 }
@@ -240,7 +304,10 @@ fn check_authenticity(envelope: &Envelope, certs: &[CertificateView<'_>], ctx: &
 /// Expiry: fails when the verification time is at or after `io.cncf.notary.expiry`.
 fn check_expiry(envelope: &Envelope, time: Timestamp) -> Result<(), Error> {
     match &envelope.header.expiry {
-        Some(expiry) if time >= expiry.at => Err(Error::Expired { expiry: expiry.at, time }),
+        Some(expiry) if time >= expiry.at => Err(Error::Expired {
+            expiry: expiry.at,
+            time,
+        }),
         _ => Ok(()),
     }
 }
@@ -254,7 +321,10 @@ fn check_authentic_timestamp(
     time: Timestamp,
     warnings: &mut Vec<String>,
 ) -> Result<(), Error> {
-    let at = match (&envelope.header.signing_scheme, &envelope.header.authentic_signing_time) {
+    let at = match (
+        &envelope.header.signing_scheme,
+        &envelope.header.authentic_signing_time,
+    ) {
         (SigningScheme::X509SigningAuthority, Some(t)) => t.at,
         _ => {
             if envelope.has_timestamp_signature {

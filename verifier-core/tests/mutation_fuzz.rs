@@ -25,8 +25,24 @@ impl Rng {
 }
 
 const INTERESTING: &[&[u8]] = &[
-    b"\"", b"{", b"}", b"[", b"]", b",", b":", b"null", b"\\u0000", b"=", b"-", b"_", b"1e999", b"\"alg\"",
-    b"\"crit\"", b"\"x5c\"", b"\xff", b" ",
+    b"\"",
+    b"{",
+    b"}",
+    b"[",
+    b"]",
+    b",",
+    b":",
+    b"null",
+    b"\\u0000",
+    b"=",
+    b"-",
+    b"_",
+    b"1e999",
+    b"\"alg\"",
+    b"\"crit\"",
+    b"\"x5c\"",
+    b"\xff",
+    b" ",
 ];
 
 fn mutate(rng: &mut Rng, input: &[u8]) -> Vec<u8> {
@@ -86,9 +102,12 @@ fn mutated_envelopes_never_verify_and_nothing_panics() {
         let candidate = if round % 3 == 0 {
             let obj: serde_json::Value = serde_json::from_slice(&original).unwrap();
             let member = ["protected", "payload", "signature"][rng.below(3)];
-            let decoded = base64ct::Base64UrlUnpadded::decode_vec(obj[member].as_str().unwrap()).unwrap();
+            let decoded =
+                base64ct::Base64UrlUnpadded::decode_vec(obj[member].as_str().unwrap()).unwrap();
             let mut obj = obj;
-            obj[member] = serde_json::json!(base64ct::Base64UrlUnpadded::encode_string(&mutate(&mut rng, &decoded)));
+            obj[member] = serde_json::json!(base64ct::Base64UrlUnpadded::encode_string(&mutate(
+                &mut rng, &decoded
+            )));
             serde_json::to_vec(&obj).unwrap()
         } else {
             mutate(&mut rng, &original)
@@ -107,14 +126,24 @@ fn mutated_envelopes_never_verify_and_nothing_panics() {
         }
     }
     // Some mutations only touch unsigned, ignored parts (the signing agent); most do not.
-    assert!(verified_equivalents < 1500, "{verified_equivalents} of 3000 mutations still verified");
+    assert!(
+        verified_equivalents < 1500,
+        "{verified_equivalents} of 3000 mutations still verified"
+    );
 }
 
 #[test]
 fn arbitrary_requests_never_panic() {
     let mut rng = Rng(42);
     let pki = pki(KeyType::EcP256);
-    let request = serde_json::to_vec(&Request::new(Envelope::new(&pki.leaf.key, &[&pki.leaf, &pki.root]).build(), &pki.root).json()).unwrap();
+    let request = serde_json::to_vec(
+        &Request::new(
+            Envelope::new(&pki.leaf.key, &[&pki.leaf, &pki.root]).build(),
+            &pki.root,
+        )
+        .json(),
+    )
+    .unwrap();
     for _ in 0..2000 {
         let len = rng.below(256);
         let noise: Vec<u8> = (0..len).map(|_| rng.next() as u8).collect();

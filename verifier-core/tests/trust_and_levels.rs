@@ -10,7 +10,14 @@ use verifier_core::{verify_json, Error, Stage};
 
 #[test]
 fn every_allowed_algorithm_verifies_once() {
-    for kind in [KeyType::Rsa2048, KeyType::Rsa3072, KeyType::Rsa4096, KeyType::EcP256, KeyType::EcP384, KeyType::EcP521] {
+    for kind in [
+        KeyType::Rsa2048,
+        KeyType::Rsa3072,
+        KeyType::Rsa4096,
+        KeyType::EcP256,
+        KeyType::EcP384,
+        KeyType::EcP521,
+    ] {
         let pki = pki(kind);
         let env = Envelope::new(&pki.leaf.key, &[&pki.leaf, &pki.root]);
         let report = Request::new(env.build(), &pki.root).verify();
@@ -24,7 +31,9 @@ fn untrusted_root_fails_authenticity_and_audit_only_logs_it() {
     let other = root_spec().build().unwrap();
     let env = Envelope::new(&pki.leaf.key, &[&pki.leaf, &pki.root]);
     let report = Request::new(env.build(), &other).verify();
-    assert_fails(&report, Stage::Authenticity, |e| matches!(e, Error::UntrustedChain));
+    assert_fails(&report, Stage::Authenticity, |e| {
+        matches!(e, Error::UntrustedChain)
+    });
     // After an enforced failure, later stages are not processed.
     assert_eq!(report.signatures[0].checks.expiry, "skipped");
 
@@ -33,13 +42,18 @@ fn untrusted_root_fails_authenticity_and_audit_only_logs_it() {
     let report = req.verify();
     assert_valid(&report);
     assert_eq!(report.level.as_deref(), Some("audit"));
-    assert!(report.signatures[0].checks.authenticity.starts_with("authenticity:"));
+    assert!(report.signatures[0]
+        .checks
+        .authenticity
+        .starts_with("authenticity:"));
     assert!(!report.warnings.is_empty());
     // Audit still enforces integrity.
     let mut req = Request::new(env.build(), &other);
     req.level = json!({"level": "audit"});
     req.subject["size"] = json!(1);
-    assert_fails(&req.verify(), Stage::Integrity, |e| matches!(e, Error::SubjectMismatch { .. }));
+    assert_fails(&req.verify(), Stage::Integrity, |e| {
+        matches!(e, Error::SubjectMismatch { .. })
+    });
 }
 
 #[test]
@@ -50,10 +64,14 @@ fn trusted_identities_match_the_leaf_subject() {
     req.identities = json!(["x509.subject: C=US, ST=WA, O=Acme, CN=builder"]);
     assert_valid(&req.verify());
     req.identities = json!(["x509.subject: C=US, ST=WA, O=Acme, CN=someone-else"]);
-    assert_fails(&req.verify(), Stage::Authenticity, |e| matches!(e, Error::UntrustedIdentity { .. }));
+    assert_fails(&req.verify(), Stage::Authenticity, |e| {
+        matches!(e, Error::UntrustedIdentity { .. })
+    });
     // The root's subject is not the signer's.
     req.identities = json!(["x509.subject: C=US, ST=WA, O=Acme, CN=Acme Root"]);
-    assert_fails(&req.verify(), Stage::Authenticity, |e| matches!(e, Error::UntrustedIdentity { .. }));
+    assert_fails(&req.verify(), Stage::Authenticity, |e| {
+        matches!(e, Error::UntrustedIdentity { .. })
+    });
 }
 
 #[test]
@@ -100,15 +118,28 @@ fn request_level_errors_never_verify() {
     let mut v = good.clone();
     v.as_object_mut().unwrap().remove("subject");
     assert_eq!(stage_of(v), Stage::Request);
-    for junk in [&b""[..], b"null", b"[]", b"{\"reference\":1}", &[0xff, 0xfe]] {
+    for junk in [
+        &b""[..],
+        b"null",
+        b"[]",
+        b"{\"reference\":1}",
+        &[0xff, 0xfe],
+    ] {
         let r = verify_json(junk);
-        assert!(!r.verified && r.errors[0].starts_with("request:"), "{:?}", r.errors);
+        assert!(
+            !r.verified && r.errors[0].starts_with("request:"),
+            "{:?}",
+            r.errors
+        );
     }
     // A store named by the policy but absent from the request fails authenticity.
     let mut v = good.clone();
     v["trustStores"] = json!({});
     let r = verify_json(&serde_json::to_vec(&v).unwrap());
-    assert!(matches!(r.signatures[0].failure, Some(Error::TrustStoreMissing { .. })));
+    assert!(matches!(
+        r.signatures[0].failure,
+        Some(Error::TrustStoreMissing { .. })
+    ));
 }
 
 #[test]
@@ -137,7 +168,9 @@ fn skip_level_verifies_without_signatures_for_its_scope() {
 #[test]
 fn report_serialises_as_contract_1() {
     let pki = pki(KeyType::EcP256);
-    let root2 = CertificateSpec::ca(ROOT_SUBJECT, NOW - DAY, NOW + DAY).build().unwrap();
+    let root2 = CertificateSpec::ca(ROOT_SUBJECT, NOW - DAY, NOW + DAY)
+        .build()
+        .unwrap();
     let env = Envelope::new(&pki.leaf.key, &[&pki.leaf, &pki.root]).build();
     let report = Request::new(env, &root2).verify();
     let v: serde_json::Value = serde_json::from_str(&report.to_json()).unwrap();
@@ -146,8 +179,14 @@ fn report_serialises_as_contract_1() {
     assert_eq!(v["level"], "strict");
     assert_eq!(v["signatures"][0]["digest"], "sha256:sig0");
     assert_eq!(v["signatures"][0]["checks"]["integrity"], "ok");
-    assert!(v["signatures"][0]["checks"]["authenticity"].as_str().unwrap().starts_with("authenticity: "));
-    assert!(v["signatures"][0]["error"].as_str().unwrap().starts_with("authenticity: "));
+    assert!(v["signatures"][0]["checks"]["authenticity"]
+        .as_str()
+        .unwrap()
+        .starts_with("authenticity: "));
+    assert!(v["signatures"][0]["error"]
+        .as_str()
+        .unwrap()
+        .starts_with("authenticity: "));
     assert!(v["signatures"][0]["signingTime"].is_string());
     assert!(v["errors"].as_array().unwrap().len() == 1);
     assert!(v["warnings"].is_array());

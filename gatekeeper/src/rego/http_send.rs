@@ -32,7 +32,11 @@ struct Clients {
 
 impl Clients {
     fn get(&self, insecure: bool) -> Result<&reqwest::blocking::Client> {
-        let cell = if insecure { &self.insecure } else { &self.secure };
+        let cell = if insecure {
+            &self.insecure
+        } else {
+            &self.secure
+        };
         if let Some(c) = cell.get() {
             return Ok(c);
         }
@@ -45,39 +49,72 @@ impl Clients {
 }
 
 fn send(clients: &Clients, request: &Json) -> Result<Json> {
-    let obj = request.as_object().ok_or_else(|| anyhow!("http.send: the request is not an object"))?;
-    let method = obj.get("method").and_then(Json::as_str).ok_or_else(|| anyhow!("http.send: method is required"))?;
-    let url = obj.get("url").and_then(Json::as_str).ok_or_else(|| anyhow!("http.send: url is required"))?;
-    let raise_error = obj.get("raise_error").and_then(Json::as_bool).unwrap_or(true);
-    let insecure = obj.get("tls_insecure_skip_verify").and_then(Json::as_bool).unwrap_or(false);
-    let timeout = obj.get("timeout").map(parse_timeout).transpose()?.unwrap_or(Duration::from_secs(5));
-    let method = reqwest::Method::from_bytes(method.to_ascii_uppercase().as_bytes()).context("http.send: bad method")?;
+    let obj = request
+        .as_object()
+        .ok_or_else(|| anyhow!("http.send: the request is not an object"))?;
+    let method = obj
+        .get("method")
+        .and_then(Json::as_str)
+        .ok_or_else(|| anyhow!("http.send: method is required"))?;
+    let url = obj
+        .get("url")
+        .and_then(Json::as_str)
+        .ok_or_else(|| anyhow!("http.send: url is required"))?;
+    let raise_error = obj
+        .get("raise_error")
+        .and_then(Json::as_bool)
+        .unwrap_or(true);
+    let insecure = obj
+        .get("tls_insecure_skip_verify")
+        .and_then(Json::as_bool)
+        .unwrap_or(false);
+    let timeout = obj
+        .get("timeout")
+        .map(parse_timeout)
+        .transpose()?
+        .unwrap_or(Duration::from_secs(5));
+    let method = reqwest::Method::from_bytes(method.to_ascii_uppercase().as_bytes())
+        .context("http.send: bad method")?;
     let is_head = method == reqwest::Method::HEAD;
     let mut builder = clients.get(insecure)?.request(method, url).timeout(timeout);
     if let Some(headers) = obj.get("headers").and_then(Json::as_object) {
         for (k, v) in headers {
-            let v = v.as_str().map(String::from).unwrap_or_else(|| v.to_string());
+            let v = v
+                .as_str()
+                .map(String::from)
+                .unwrap_or_else(|| v.to_string());
             builder = builder.header(k, v);
         }
     }
     if let Some(raw) = obj.get("raw_body").and_then(Json::as_str) {
         builder = builder.body(raw.to_string());
     } else if let Some(body) = obj.get("body") {
-        builder = builder.body(body.to_string()).header("Content-Type", "application/json");
+        builder = builder
+            .body(body.to_string())
+            .header("Content-Type", "application/json");
     }
     let response = match builder.send() {
         Ok(r) => r,
         Err(e) if !raise_error => {
-            return Ok(json!({"status_code": 0, "error": {"code": "eval_http_send_network_error", "message": e.to_string()}}))
+            return Ok(
+                json!({"status_code": 0, "error": {"code": "eval_http_send_network_error", "message": e.to_string()}}),
+            )
         }
         Err(e) => bail!("http.send: {url}: {e}"),
     };
     let status = response.status();
     let mut headers: BTreeMap<String, Vec<Json>> = BTreeMap::new();
     for (name, value) in response.headers() {
-        headers.entry(name.as_str().to_ascii_lowercase()).or_default().push(Json::String(value.to_str().unwrap_or_default().to_string()));
+        headers
+            .entry(name.as_str().to_ascii_lowercase())
+            .or_default()
+            .push(Json::String(value.to_str().unwrap_or_default().to_string()));
     }
-    let is_json = headers.get("content-type").and_then(|v| v.first()).and_then(Json::as_str).is_some_and(|ct| ct.contains("json"));
+    let is_json = headers
+        .get("content-type")
+        .and_then(|v| v.first())
+        .and_then(Json::as_str)
+        .is_some_and(|ct| ct.contains("json"));
     let mut raw = Vec::new();
     if !is_head {
         response.take(MAX_BODY + 1).read_to_end(&mut raw)?;
@@ -86,8 +123,15 @@ fn send(clients: &Clients, request: &Json) -> Result<Json> {
         }
     }
     let raw_body = String::from_utf8_lossy(&raw).into_owned();
-    let force_json = obj.get("force_json_decode").and_then(Json::as_bool).unwrap_or(false);
-    let body = if (is_json || force_json) && !raw.is_empty() { serde_json::from_slice(&raw).unwrap_or(Json::Null) } else { Json::Null };
+    let force_json = obj
+        .get("force_json_decode")
+        .and_then(Json::as_bool)
+        .unwrap_or(false);
+    let body = if (is_json || force_json) && !raw.is_empty() {
+        serde_json::from_slice(&raw).unwrap_or(Json::Null)
+    } else {
+        Json::Null
+    };
     let mut out = Map::new();
     out.insert("status_code".into(), json!(status.as_u16()));
     out.insert("status".into(), json!(status.to_string()));
@@ -102,9 +146,15 @@ fn parse_timeout(v: &Json) -> Result<Duration> {
     if let Some(ns) = v.as_u64() {
         return Ok(Duration::from_nanos(ns));
     }
-    let s = v.as_str().ok_or_else(|| anyhow!("http.send: timeout must be a string or a number"))?;
-    let split = s.find(|c: char| !c.is_ascii_digit() && c != '.').ok_or_else(|| anyhow!("http.send: timeout {s:?} has no unit"))?;
-    let n: f64 = s[..split].parse().with_context(|| format!("http.send: timeout {s:?}"))?;
+    let s = v
+        .as_str()
+        .ok_or_else(|| anyhow!("http.send: timeout must be a string or a number"))?;
+    let split = s
+        .find(|c: char| !c.is_ascii_digit() && c != '.')
+        .ok_or_else(|| anyhow!("http.send: timeout {s:?} has no unit"))?;
+    let n: f64 = s[..split]
+        .parse()
+        .with_context(|| format!("http.send: timeout {s:?}"))?;
     let secs = match &s[split..] {
         "ns" => n / 1e9,
         "us" | "µs" => n / 1e6,

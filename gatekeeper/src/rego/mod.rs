@@ -33,7 +33,10 @@ pub const VERIFY_SHIM: &str = "package notary\n\nimport rego.v1\n\nverify := nv2
 #[non_exhaustive]
 pub enum RegoError {
     #[error("reading {path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("{path} holds no .rego file")]
     NoPolicy { path: PathBuf },
     #[error("{0:#}")]
@@ -58,7 +61,9 @@ pub enum Verifier {
 impl Verifier {
     fn verify(&self, request: &[u8]) -> anyhow::Result<serde_json::Value> {
         match self {
-            Verifier::Native => Ok(serde_json::from_str(&verifier_core::verify_json(request).to_json())?),
+            Verifier::Native => Ok(serde_json::from_str(
+                &verifier_core::verify_json(request).to_json(),
+            )?),
             Verifier::Wasm(module) => {
                 let request: serde_json::Value = serde_json::from_slice(request)?;
                 Ok(module.evaluate("notary/verify", &request)?)
@@ -83,7 +88,10 @@ impl RegoPolicy {
     pub fn load_files(files: &[PathBuf], verifier: Verifier) -> Result<Self, RegoError> {
         let mut engine = Engine::new();
         for path in files {
-            let text = std::fs::read_to_string(path).map_err(|source| RegoError::Io { path: path.clone(), source })?;
+            let text = std::fs::read_to_string(path).map_err(|source| RegoError::Io {
+                path: path.clone(),
+                source,
+            })?;
             engine.add_policy(path.display().to_string(), text)?;
         }
         engine.add_policy("nv2-verify-shim.rego".into(), VERIFY_SHIM.into())?;
@@ -103,19 +111,26 @@ impl RegoPolicy {
     /// Replaces `data` (e.g. `{"notary": {"config": …}}`).
     pub fn set_data(&mut self, data: &serde_json::Value) -> Result<(), RegoError> {
         self.engine.clear_data();
-        self.engine.add_data(Value::from_json_str(&data.to_string())?)?;
+        self.engine
+            .add_data(Value::from_json_str(&data.to_string())?)?;
         Ok(())
     }
 
     /// Evaluates one query (`data.notary.allow`) with `input`; `None` when it is undefined.
-    pub fn eval(&self, query: &str, input: &serde_json::Value) -> Result<Option<serde_json::Value>, RegoError> {
+    pub fn eval(
+        &self,
+        query: &str,
+        input: &serde_json::Value,
+    ) -> Result<Option<serde_json::Value>, RegoError> {
         let mut engine = self.engine.clone();
         engine.set_input(Value::from_json_str(&input.to_string())?);
         let value = engine.eval_rule(query.to_string())?;
         if value == Value::Undefined {
             return Ok(None);
         }
-        Ok(Some(serde_json::from_str(&value.to_json_str()?).map_err(anyhow::Error::from)?))
+        Ok(Some(
+            serde_json::from_str(&value.to_json_str()?).map_err(anyhow::Error::from)?,
+        ))
     }
 
     /// The engine, for the test runner.
@@ -127,7 +142,9 @@ impl RegoPolicy {
 /// regorus has no `crypto.sha256`; OPA's hashes the string's bytes and answers lowercase hex.
 fn sha256_extension(args: Vec<Value>) -> anyhow::Result<Value> {
     let text = args[0].as_string()?;
-    Ok(Value::from(hex::encode(sha2::Sha256::digest(text.as_bytes()))))
+    Ok(Value::from(hex::encode(sha2::Sha256::digest(
+        text.as_bytes(),
+    ))))
 }
 
 /// The `.rego` files of `dir` (recursively), sorted; test files only when `tests` is set.
@@ -135,9 +152,17 @@ pub fn rego_files(dir: &Path, tests: bool) -> Result<Vec<PathBuf>, RegoError> {
     let mut out = Vec::new();
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {
-        let entries = std::fs::read_dir(&d).map_err(|source| RegoError::Io { path: d.clone(), source })?;
+        let entries = std::fs::read_dir(&d).map_err(|source| RegoError::Io {
+            path: d.clone(),
+            source,
+        })?;
         for entry in entries {
-            let path = entry.map_err(|source| RegoError::Io { path: d.clone(), source })?.path();
+            let path = entry
+                .map_err(|source| RegoError::Io {
+                    path: d.clone(),
+                    source,
+                })?
+                .path();
             if path.is_dir() {
                 stack.push(path);
             } else if path.extension().is_some_and(|e| e == "rego") {
@@ -149,7 +174,9 @@ pub fn rego_files(dir: &Path, tests: bool) -> Result<Vec<PathBuf>, RegoError> {
         }
     }
     if out.is_empty() {
-        return Err(RegoError::NoPolicy { path: dir.to_path_buf() });
+        return Err(RegoError::NoPolicy {
+            path: dir.to_path_buf(),
+        });
     }
     out.sort();
     Ok(out)

@@ -21,8 +21,14 @@ pub fn run_rego_tests(dir: &Path, verifier: Verifier) -> Result<Vec<RegoTestOutc
     let files = rego_files(dir, true)?;
     let policy = RegoPolicy::load_files(&files, verifier)?;
     let mut rules = Vec::new();
-    for path in files.iter().filter(|p| p.to_string_lossy().ends_with("_test.rego")) {
-        let text = std::fs::read_to_string(path).map_err(|source| RegoError::Io { path: path.clone(), source })?;
+    for path in files
+        .iter()
+        .filter(|p| p.to_string_lossy().ends_with("_test.rego"))
+    {
+        let text = std::fs::read_to_string(path).map_err(|source| RegoError::Io {
+            path: path.clone(),
+            source,
+        })?;
         let package = text
             .lines()
             .find_map(|l| l.trim().strip_prefix("package "))
@@ -31,7 +37,10 @@ pub fn run_rego_tests(dir: &Path, verifier: Verifier) -> Result<Vec<RegoTestOutc
         // Test rules start a line (`test_name if {`), as `opa fmt` writes them.
         for line in text.lines() {
             if let Some(rest) = line.strip_prefix("test_") {
-                let name: String = rest.chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
+                let name: String = rest
+                    .chars()
+                    .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                    .collect();
                 let rule = format!("data.{package}.test_{name}");
                 if !rules.contains(&rule) {
                     rules.push(rule);

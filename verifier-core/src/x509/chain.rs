@@ -17,7 +17,11 @@ const EKU_CODE_SIGNING: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1
 /// Applies every structural rule to the chain. Trust (which root) is decided elsewhere;
 /// `root_is_anchor` says whether the last certificate is byte for byte a trust anchor, whose
 /// self-signature proves nothing more (RFC 5280 §6.1: trust anchors are trusted as given).
-pub fn check_chain(chain: &[CertificateView<'_>], total_len: usize, root_is_anchor: bool) -> Result<(), Error> {
+pub fn check_chain(
+    chain: &[CertificateView<'_>],
+    total_len: usize,
+    root_is_anchor: bool,
+) -> Result<(), Error> {
     check_chain_length(total_len)?;
     for (index, cert) in chain.iter().enumerate() {
         check_signature_algorithm(index, cert)?;
@@ -35,7 +39,10 @@ pub fn check_chain(chain: &[CertificateView<'_>], total_len: usize, root_is_anch
 /// At most [`MAX_CHAIN_LEN`] certificates.
 pub fn check_chain_length(len: usize) -> Result<(), Error> {
     if len > MAX_CHAIN_LEN {
-        return Err(Error::ChainTooLong { len, max: MAX_CHAIN_LEN });
+        return Err(Error::ChainTooLong {
+            len,
+            max: MAX_CHAIN_LEN,
+        });
     }
     Ok(())
 }
@@ -49,16 +56,29 @@ pub fn check_signature_algorithm(index: usize, cert: &CertificateView<'_>) -> Re
 
 /// Every key of the chain is RSA of at least 2048 bits or EC on P-256, P-384 or P-521.
 pub fn check_key_strength(index: usize, cert: &CertificateView<'_>) -> Result<(), Error> {
-    let key = cert.public_key.as_ref().map_err(|reason| Error::UnsupportedKeyInChain { index, reason: reason.clone() })?;
-    key.check_strength().map_err(|reason| Error::UnsupportedKeyInChain { index, reason })
+    let key = cert
+        .public_key
+        .as_ref()
+        .map_err(|reason| Error::UnsupportedKeyInChain {
+            index,
+            reason: reason.clone(),
+        })?;
+    key.check_strength()
+        .map_err(|reason| Error::UnsupportedKeyInChain { index, reason })
 }
 
 /// RFC 5280 §4.2: a critical extension the verifier does not process fails the certificate.
-pub fn check_no_unknown_critical_extensions(index: usize, cert: &CertificateView<'_>) -> Result<(), Error> {
+pub fn check_no_unknown_critical_extensions(
+    index: usize,
+    cert: &CertificateView<'_>,
+) -> Result<(), Error> {
     if cert.unknown_critical.is_empty() {
         Ok(())
     } else {
-        Err(Error::CertificateRequirement { index, rule: "has a critical extension the verifier does not process" })
+        Err(Error::CertificateRequirement {
+            index,
+            rule: "has a critical extension the verifier does not process",
+        })
     }
 }
 
@@ -126,14 +146,18 @@ pub fn check_ca_certificate(index: usize, cert: &CertificateView<'_>) -> Result<
     let fail = |rule| Err(Error::CertificateRequirement { index, rule });
     let bc = match &cert.basic_constraints {
         None => return fail("CA certificate has no basicConstraints extension"),
-        Some(bc) if !bc.critical => return fail("CA certificate's basicConstraints is not critical"),
+        Some(bc) if !bc.critical => {
+            return fail("CA certificate's basicConstraints is not critical")
+        }
         Some(bc) if !bc.value.ca => return fail("issuing certificate is not a CA (cA=false)"),
         Some(bc) => bc,
     };
     match &cert.key_usage {
         None => return fail("CA certificate has no keyUsage extension"),
         Some(ku) if !ku.critical => return fail("CA certificate's keyUsage is not critical"),
-        Some(ku) if !ku.value.key_cert_sign() => return fail("CA certificate's keyUsage lacks keyCertSign"),
+        Some(ku) if !ku.value.key_cert_sign() => {
+            return fail("CA certificate's keyUsage lacks keyCertSign")
+        }
         Some(_) => {}
     }
     if let Some(path_len) = bc.value.path_len_constraint {

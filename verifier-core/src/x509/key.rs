@@ -76,12 +76,18 @@ impl PublicKey {
     /// sizes are checked by [`PublicKey::required_algorithm`], so that a chain can name the
     /// certificate that breaks the rule.
     pub fn from_spki(spki: &SubjectPublicKeyInfoOwned) -> Result<Self, String> {
-        let key_bytes = spki.subject_public_key.as_bytes().ok_or_else(|| String::from("key bits are not whole bytes"))?;
+        let key_bytes = spki
+            .subject_public_key
+            .as_bytes()
+            .ok_or_else(|| String::from("key bits are not whole bytes"))?;
         if spki.algorithm.oid == RSA_ENCRYPTION {
             let key = RsaPublicKey::from_pkcs1_der(key_bytes)
                 .map_err(|e| alloc::format!("malformed RSA key: {e}"))?;
             let bits = key.n().bits();
-            return Ok(PublicKey { kind: KeyKind::Rsa { key, bits }, raw: key_bytes.to_vec() });
+            return Ok(PublicKey {
+                kind: KeyKind::Rsa { key, bits },
+                raw: key_bytes.to_vec(),
+            });
         }
         if spki.algorithm.oid == EC_PUBLIC_KEY {
             let curve = spki
@@ -92,14 +98,28 @@ impl PublicKey {
                 .ok_or_else(|| String::from("EC key without a named curve"))?;
             let bad = |_| String::from("malformed EC point");
             let kind = match curve {
-                SECP256R1 => p256::ecdsa::VerifyingKey::from_sec1_bytes(key_bytes).map(KeyKind::P256).map_err(bad),
-                SECP384R1 => p384::ecdsa::VerifyingKey::from_sec1_bytes(key_bytes).map(KeyKind::P384).map_err(bad),
-                SECP521R1 => p521::ecdsa::VerifyingKey::from_sec1_bytes(key_bytes).map(KeyKind::P521).map_err(bad),
-                other => Err(alloc::format!("EC curve {other} is not P-256, P-384 or P-521")),
+                SECP256R1 => p256::ecdsa::VerifyingKey::from_sec1_bytes(key_bytes)
+                    .map(KeyKind::P256)
+                    .map_err(bad),
+                SECP384R1 => p384::ecdsa::VerifyingKey::from_sec1_bytes(key_bytes)
+                    .map(KeyKind::P384)
+                    .map_err(bad),
+                SECP521R1 => p521::ecdsa::VerifyingKey::from_sec1_bytes(key_bytes)
+                    .map(KeyKind::P521)
+                    .map_err(bad),
+                other => Err(alloc::format!(
+                    "EC curve {other} is not P-256, P-384 or P-521"
+                )),
             }?;
-            return Ok(PublicKey { kind, raw: key_bytes.to_vec() });
+            return Ok(PublicKey {
+                kind,
+                raw: key_bytes.to_vec(),
+            });
         }
-        Err(alloc::format!("key algorithm {} is neither RSA nor EC", spki.algorithm.oid))
+        Err(alloc::format!(
+            "key algorithm {} is neither RSA nor EC",
+            spki.algorithm.oid
+        ))
     }
 
     /// signature-specification.md, "Algorithm Selection": the only algorithm this key may sign
@@ -109,7 +129,9 @@ impl PublicKey {
             KeyKind::Rsa { bits: 2048, .. } => Ok(SignatureAlgorithm::Ps256),
             KeyKind::Rsa { bits: 3072, .. } => Ok(SignatureAlgorithm::Ps384),
             KeyKind::Rsa { bits: 4096, .. } => Ok(SignatureAlgorithm::Ps512),
-            KeyKind::Rsa { bits, .. } => Err(alloc::format!("RSA-{bits} is not allowed (2048, 3072 or 4096 bits)")),
+            KeyKind::Rsa { bits, .. } => Err(alloc::format!(
+                "RSA-{bits} is not allowed (2048, 3072 or 4096 bits)"
+            )),
             KeyKind::P256(_) => Ok(SignatureAlgorithm::Es256),
             KeyKind::P384(_) => Ok(SignatureAlgorithm::Es384),
             KeyKind::P521(_) => Ok(SignatureAlgorithm::Es512),
@@ -125,7 +147,9 @@ impl PublicKey {
     /// curve (already guaranteed by [`PublicKey::from_spki`]).
     pub fn check_strength(&self) -> Result<(), String> {
         match &self.kind {
-            KeyKind::Rsa { bits, .. } if *bits < 2048 => Err(alloc::format!("RSA-{bits} is weaker than 2048 bits")),
+            KeyKind::Rsa { bits, .. } if *bits < 2048 => {
+                Err(alloc::format!("RSA-{bits} is weaker than 2048 bits"))
+            }
             _ => Ok(()),
         }
     }
@@ -133,7 +157,12 @@ impl PublicKey {
     /// Verifies a JWS signature made with `alg` over `message`. ECDSA signatures must be raw
     /// `R || S` of the curve's size (RFC 7518 §3.4), never DER; RSASSA-PSS uses MGF1 with the same
     /// hash and a salt as long as the hash (RFC 7518 §3.5).
-    pub fn verify_jws(&self, alg: SignatureAlgorithm, message: &[u8], signature: &[u8]) -> Result<(), JwsSignatureError> {
+    pub fn verify_jws(
+        &self,
+        alg: SignatureAlgorithm,
+        message: &[u8],
+        signature: &[u8],
+    ) -> Result<(), JwsSignatureError> {
         use SignatureAlgorithm::*;
         // The encoding is checked before any backend runs, so both report the same error.
         let expected_len = match (&self.kind, alg) {
@@ -147,8 +176,13 @@ impl PublicKey {
             return Err(JwsSignatureError::Encoding);
         }
         #[cfg(feature = "ring")]
-        if let Some(ok) = super::native::verify_jws(&self.kind, &self.raw, alg, message, signature) {
-            return if ok { Ok(()) } else { Err(JwsSignatureError::Invalid) };
+        if let Some(ok) = super::native::verify_jws(&self.kind, &self.raw, alg, message, signature)
+        {
+            return if ok {
+                Ok(())
+            } else {
+                Err(JwsSignatureError::Invalid)
+            };
         }
         let ok = match (&self.kind, alg) {
             (KeyKind::Rsa { key, .. }, Ps256) => verify_pss::<Sha256>(key, message, signature),
@@ -171,7 +205,9 @@ impl PublicKey {
     /// Verifies a certificate signature: PKCS#1 v1.5 for RSA, DER ECDSA for EC keys.
     pub fn verify_certificate_signature(&self, hash: Hash, tbs: &[u8], signature: &[u8]) -> bool {
         #[cfg(feature = "ring")]
-        if let Some(ok) = super::native::verify_certificate(&self.kind, &self.raw, hash, tbs, signature) {
+        if let Some(ok) =
+            super::native::verify_certificate(&self.kind, &self.raw, hash, tbs, signature)
+        {
             return ok;
         }
         let digest = hash.digest(tbs);
@@ -208,11 +244,18 @@ pub enum JwsSignatureError {
 
 fn verify_pss<D>(key: &RsaPublicKey, message: &[u8], signature: &[u8]) -> bool
 where
-    D: Digest + sha2::digest::FixedOutputReset + sha2::digest::DynDigest + Clone + Send + Sync + 'static,
+    D: Digest
+        + sha2::digest::FixedOutputReset
+        + sha2::digest::DynDigest
+        + Clone
+        + Send
+        + Sync
+        + 'static,
 {
     let digest = D::digest(message);
     let salt_len = <D as Digest>::output_size();
-    key.verify(rsa::Pss::new_with_salt::<D>(salt_len), &digest, signature).is_ok()
+    key.verify(rsa::Pss::new_with_salt::<D>(salt_len), &digest, signature)
+        .is_ok()
 }
 
 /// Parses a DER SubjectPublicKeyInfo (for callers holding raw bytes, such as tests).

@@ -78,16 +78,27 @@ impl<'a> CertificateView<'a> {
             let bad = |what: &str| alloc::format!("malformed {what} extension");
             match ext.extn_id {
                 OID_BASIC_CONSTRAINTS => {
-                    let value = BasicConstraints::from_der(bytes).map_err(|_| bad("basicConstraints"))?;
-                    basic_constraints = Some(Ext { critical: ext.critical, value });
+                    let value =
+                        BasicConstraints::from_der(bytes).map_err(|_| bad("basicConstraints"))?;
+                    basic_constraints = Some(Ext {
+                        critical: ext.critical,
+                        value,
+                    });
                 }
                 OID_KEY_USAGE => {
                     let value = KeyUsage::from_der(bytes).map_err(|_| bad("keyUsage"))?;
-                    key_usage = Some(Ext { critical: ext.critical, value });
+                    key_usage = Some(Ext {
+                        critical: ext.critical,
+                        value,
+                    });
                 }
                 OID_EXT_KEY_USAGE => {
-                    let value = ExtendedKeyUsage::from_der(bytes).map_err(|_| bad("extendedKeyUsage"))?;
-                    extended_key_usage = Some(Ext { critical: ext.critical, value });
+                    let value =
+                        ExtendedKeyUsage::from_der(bytes).map_err(|_| bad("extendedKeyUsage"))?;
+                    extended_key_usage = Some(Ext {
+                        critical: ext.critical,
+                        value,
+                    });
                 }
                 OID_SUBJECT_ALT_NAME => {}
                 other if ext.critical => unknown_critical.push(other),
@@ -116,7 +127,9 @@ impl<'a> CertificateView<'a> {
         let outer = &self.cert.signature_algorithm;
         let oid = outer.oid;
         if self.cert.tbs_certificate.signature != *outer {
-            return Err(alloc::format!("{oid} (tbsCertificate names another algorithm)"));
+            return Err(alloc::format!(
+                "{oid} (tbsCertificate names another algorithm)"
+            ));
         }
         let alg = match alloc::format!("{oid}").as_str() {
             "1.2.840.113549.1.1.11" => CertSignatureAlgorithm::RsaPkcs1(Hash::Sha256),
@@ -139,10 +152,16 @@ impl<'a> CertificateView<'a> {
         let (Ok(alg), Ok(key)) = (self.signature_algorithm(), issuer.public_key.as_ref()) else {
             return false;
         };
-        let Some(signature) = self.cert.signature.as_bytes() else { return false };
+        let Some(signature) = self.cert.signature.as_bytes() else {
+            return false;
+        };
         match alg {
-            CertSignatureAlgorithm::RsaPkcs1(h) if key.is_rsa() => key.verify_certificate_signature(h, self.tbs_der, signature),
-            CertSignatureAlgorithm::Ecdsa(h) if !key.is_rsa() => key.verify_certificate_signature(h, self.tbs_der, signature),
+            CertSignatureAlgorithm::RsaPkcs1(h) if key.is_rsa() => {
+                key.verify_certificate_signature(h, self.tbs_der, signature)
+            }
+            CertSignatureAlgorithm::Ecdsa(h) if !key.is_rsa() => {
+                key.verify_certificate_signature(h, self.tbs_der, signature)
+            }
             _ => false,
         }
     }

@@ -51,12 +51,17 @@ pub fn attributes(name: &Name) -> Vec<Attribute> {
                 }
                 Tag::BmpString if bytes.len() % 2 == 0 => {
                     let units = bytes.chunks(2).map(|c| u16::from_be_bytes([c[0], c[1]]));
-                    char::decode_utf16(units).collect::<Result<String, _>>().ok()
+                    char::decode_utf16(units)
+                        .collect::<Result<String, _>>()
+                        .ok()
                 }
                 _ => None,
             };
             if let Some(value) = value {
-                out.push(Attribute { kind: short_name(&atv.oid), value });
+                out.push(Attribute {
+                    kind: short_name(&atv.oid),
+                    value,
+                });
             }
         }
     }
@@ -93,7 +98,9 @@ pub fn parse_dn(text: &str) -> Result<Vec<Attribute>, String> {
     while let Some(c) = chars.next() {
         match c {
             '\\' => {
-                let next = chars.next().ok_or_else(|| String::from("dangling escape"))?;
+                let next = chars
+                    .next()
+                    .ok_or_else(|| String::from("dangling escape"))?;
                 escaped_positions.push((parts.len(), current.len()));
                 current.push(next);
             }
@@ -105,8 +112,14 @@ pub fn parse_dn(text: &str) -> Result<Vec<Attribute>, String> {
 
     let mut attrs: Vec<Attribute> = Vec::new();
     for (index, part) in parts.iter().enumerate() {
-        let escapes: Vec<usize> = escaped_positions.iter().filter(|(p, _)| *p == index).map(|(_, at)| *at).collect();
-        let eq = part.find('=').ok_or_else(|| alloc::format!("{part:?} is not TYPE=value"))?;
+        let escapes: Vec<usize> = escaped_positions
+            .iter()
+            .filter(|(p, _)| *p == index)
+            .map(|(_, at)| *at)
+            .collect();
+        let eq = part
+            .find('=')
+            .ok_or_else(|| alloc::format!("{part:?} is not TYPE=value"))?;
         let kind = part[..eq].trim();
         let raw_value = &part[eq + 1..];
         let value = trim_unescaped(raw_value, eq + 1, &escapes);
@@ -114,7 +127,11 @@ pub fn parse_dn(text: &str) -> Result<Vec<Attribute>, String> {
             return Err(alloc::format!("{part:?} has an empty type or value"));
         }
         let kind = kind.to_ascii_uppercase();
-        let kind = if kind == "S" { String::from("ST") } else { kind };
+        let kind = if kind == "S" {
+            String::from("ST")
+        } else {
+            kind
+        };
         if attrs.iter().any(|a| a.kind == kind) {
             return Err(alloc::format!("attribute {kind} appears more than once"));
         }
@@ -126,14 +143,28 @@ pub fn parse_dn(text: &str) -> Result<Vec<Attribute>, String> {
 fn trim_unescaped(value: &str, offset: usize, escapes: &[usize]) -> String {
     let chars: Vec<(usize, char)> = value.char_indices().map(|(i, c)| (i + offset, c)).collect();
     let is_escaped = |pos: usize| escapes.contains(&pos);
-    let start = chars.iter().position(|(i, c)| *c != ' ' || is_escaped(*i)).unwrap_or(chars.len());
-    let end = chars.iter().rposition(|(i, c)| *c != ' ' || is_escaped(*i)).map(|p| p + 1).unwrap_or(start);
-    chars[start..end.max(start)].iter().map(|(_, c)| c).collect()
+    let start = chars
+        .iter()
+        .position(|(i, c)| *c != ' ' || is_escaped(*i))
+        .unwrap_or(chars.len());
+    let end = chars
+        .iter()
+        .rposition(|(i, c)| *c != ' ' || is_escaped(*i))
+        .map(|p| p + 1)
+        .unwrap_or(start);
+    chars[start..end.max(start)]
+        .iter()
+        .map(|(_, c)| c)
+        .collect()
 }
 
 /// Whether every attribute of `identity` is in `subject` with the same value.
 pub fn is_subset(identity: &[Attribute], subject: &[Attribute]) -> bool {
-    identity.iter().all(|want| subject.iter().any(|have| have.kind == want.kind && have.value == want.value))
+    identity.iter().all(|want| {
+        subject
+            .iter()
+            .any(|have| have.kind == want.kind && have.value == want.value)
+    })
 }
 
 #[cfg(test)]
@@ -141,13 +172,24 @@ mod tests {
     use super::*;
 
     fn kv(attrs: &[Attribute]) -> Vec<(&str, &str)> {
-        attrs.iter().map(|a| (a.kind.as_str(), a.value.as_str())).collect()
+        attrs
+            .iter()
+            .map(|a| (a.kind.as_str(), a.value.as_str()))
+            .collect()
     }
 
     #[test]
     fn parses_identities_with_escapes() {
         let dn = parse_dn(" C=US, ST=WA, O=Acme\\, Inc., CN=\\ padded\\ ").unwrap();
-        assert_eq!(kv(&dn), [("C", "US"), ("ST", "WA"), ("O", "Acme, Inc."), ("CN", " padded ")]);
+        assert_eq!(
+            kv(&dn),
+            [
+                ("C", "US"),
+                ("ST", "WA"),
+                ("O", "Acme, Inc."),
+                ("CN", " padded ")
+            ]
+        );
         assert!(parse_dn("C=US, C=CA").is_err());
         assert!(parse_dn("C=US, novalue").is_err());
         assert!(parse_dn("C=").is_err());
@@ -157,8 +199,17 @@ mod tests {
     #[test]
     fn subset_matching_needs_equal_values() {
         let subject = parse_dn("C=US, ST=WA, L=Seattle, O=Notary, CN=leaf").unwrap();
-        assert!(is_subset(&parse_dn("C=US, ST=WA, O=Notary").unwrap(), &subject));
-        assert!(!is_subset(&parse_dn("C=US, ST=WA, O=notary").unwrap(), &subject));
-        assert!(!is_subset(&parse_dn("C=US, ST=WA, O=Notary, OU=x").unwrap(), &subject));
+        assert!(is_subset(
+            &parse_dn("C=US, ST=WA, O=Notary").unwrap(),
+            &subject
+        ));
+        assert!(!is_subset(
+            &parse_dn("C=US, ST=WA, O=notary").unwrap(),
+            &subject
+        ));
+        assert!(!is_subset(
+            &parse_dn("C=US, ST=WA, O=Notary, OU=x").unwrap(),
+            &subject
+        ));
     }
 }

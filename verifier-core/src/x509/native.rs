@@ -10,7 +10,13 @@ use crate::alg::SignatureAlgorithm;
 
 /// Verifies a JWS signature whose encoding has already been checked; `None` when `ring` has no
 /// algorithm for this key.
-pub(crate) fn verify_jws(kind: &KeyKind, raw: &[u8], alg: SignatureAlgorithm, message: &[u8], sig: &[u8]) -> Option<bool> {
+pub(crate) fn verify_jws(
+    kind: &KeyKind,
+    raw: &[u8],
+    alg: SignatureAlgorithm,
+    message: &[u8],
+    sig: &[u8],
+) -> Option<bool> {
     use SignatureAlgorithm::*;
     let algorithm: &dyn VerificationAlgorithm = match (kind, alg) {
         (KeyKind::Rsa { bits, .. }, _) if *bits < 2048 => return None,
@@ -21,12 +27,22 @@ pub(crate) fn verify_jws(kind: &KeyKind, raw: &[u8], alg: SignatureAlgorithm, me
         (KeyKind::P384(_), Es384) => &signature::ECDSA_P384_SHA384_FIXED,
         _ => return None,
     };
-    Some(UnparsedPublicKey::new(algorithm, raw).verify(message, sig).is_ok())
+    Some(
+        UnparsedPublicKey::new(algorithm, raw)
+            .verify(message, sig)
+            .is_ok(),
+    )
 }
 
 /// Verifies a certificate signature (PKCS#1 v1.5 or DER ECDSA); `None` when `ring` has no
 /// algorithm for this key and hash.
-pub(crate) fn verify_certificate(kind: &KeyKind, raw: &[u8], hash: Hash, tbs: &[u8], sig: &[u8]) -> Option<bool> {
+pub(crate) fn verify_certificate(
+    kind: &KeyKind,
+    raw: &[u8],
+    hash: Hash,
+    tbs: &[u8],
+    sig: &[u8],
+) -> Option<bool> {
     let algorithm: &dyn VerificationAlgorithm = match (kind, hash) {
         (KeyKind::Rsa { bits, .. }, _) if *bits < 2048 => return None,
         (KeyKind::Rsa { .. }, Hash::Sha256) => &signature::RSA_PKCS1_2048_8192_SHA256,
@@ -38,5 +54,9 @@ pub(crate) fn verify_certificate(kind: &KeyKind, raw: &[u8], hash: Hash, tbs: &[
         (KeyKind::P384(_), Hash::Sha384) => &signature::ECDSA_P384_SHA384_ASN1,
         _ => return None,
     };
-    Some(UnparsedPublicKey::new(algorithm, raw).verify(tbs, sig).is_ok())
+    Some(
+        UnparsedPublicKey::new(algorithm, raw)
+            .verify(tbs, sig)
+            .is_ok(),
+    )
 }

@@ -8,8 +8,8 @@ use std::sync::OnceLock;
 use base64ct::{Base64, Encoding};
 use serde_json::{json, Map, Value};
 use verifier_core::sign::{
-    assemble, b64url, BasicConstraintsSpec, CertificateSpec, KeyType, KeyUsageBit, KeyUsageSpec, SigningKey,
-    TestCertificate,
+    assemble, b64url, BasicConstraintsSpec, CertificateSpec, KeyType, KeyUsageBit, KeyUsageSpec,
+    SigningKey, TestCertificate,
 };
 use verifier_core::{verify_json, Report, SignatureAlgorithm, Stage};
 
@@ -59,11 +59,18 @@ pub fn pki(kind: KeyType) -> Pki {
 }
 
 pub fn ca_usage() -> Option<KeyUsageSpec> {
-    Some(KeyUsageSpec { critical: true, bits: vec![KeyUsageBit::KeyCertSign, KeyUsageBit::CrlSign] })
+    Some(KeyUsageSpec {
+        critical: true,
+        bits: vec![KeyUsageBit::KeyCertSign, KeyUsageBit::CrlSign],
+    })
 }
 
 pub fn ca_constraints(path_len: Option<u8>) -> Option<BasicConstraintsSpec> {
-    Some(BasicConstraintsSpec { critical: true, ca: true, path_len })
+    Some(BasicConstraintsSpec {
+        critical: true,
+        ca: true,
+        path_len,
+    })
 }
 
 /// A protected header as notation writes it, as an ordered JSON map the test may edit.
@@ -71,9 +78,15 @@ pub fn header(alg: SignatureAlgorithm) -> Map<String, Value> {
     let mut h = Map::new();
     h.insert("alg".into(), json!(alg.name()));
     h.insert("crit".into(), json!(["io.cncf.notary.signingScheme"]));
-    h.insert("cty".into(), json!("application/vnd.cncf.notary.payload.v1+json"));
+    h.insert(
+        "cty".into(),
+        json!("application/vnd.cncf.notary.payload.v1+json"),
+    );
     h.insert("io.cncf.notary.signingScheme".into(), json!("notary.x509"));
-    h.insert("io.cncf.notary.signingTime".into(), json!("2027-01-15T07:00:00Z"));
+    h.insert(
+        "io.cncf.notary.signingTime".into(),
+        json!("2027-01-15T07:00:00Z"),
+    );
     h
 }
 
@@ -109,7 +122,14 @@ impl Envelope {
 
     /// The envelope as a JSON object (for structural edits).
     pub fn object(&self) -> Value {
-        assemble(&self.protected, &self.payload, self.unprotected.clone(), &self.key, self.alg).unwrap()
+        assemble(
+            &self.protected,
+            &self.payload,
+            self.unprotected.clone(),
+            &self.key,
+            self.alg,
+        )
+        .unwrap()
     }
 
     pub fn build(&self) -> Vec<u8> {
@@ -145,7 +165,11 @@ impl Request {
     }
 
     pub fn json(&self) -> Value {
-        let pems: Vec<String> = self.trust.iter().map(|d| verifier_core::sign::pem_encode("CERTIFICATE", d).unwrap()).collect();
+        let pems: Vec<String> = self
+            .trust
+            .iter()
+            .map(|d| verifier_core::sign::pem_encode("CERTIFICATE", d).unwrap())
+            .collect();
         json!({
             "reference": "registry.acme.io/apps/builder@sha256:00",
             "subject": self.subject,
@@ -169,14 +193,29 @@ impl Request {
 /// Asserts the report verified.
 #[track_caller]
 pub fn assert_valid(report: &Report) {
-    assert!(report.verified, "expected verified, got errors {:?} / {:#?}", report.errors, report.signatures);
+    assert!(
+        report.verified,
+        "expected verified, got errors {:?} / {:#?}",
+        report.errors, report.signatures
+    );
 }
 
 /// Asserts the report failed at `stage` with an error that `matches`.
 #[track_caller]
-pub fn assert_fails(report: &Report, stage: Stage, matches: impl Fn(&verifier_core::Error) -> bool) {
-    assert!(!report.verified, "expected failure at {stage:?}, but verified: {report:#?}");
-    let failure = report.signatures.first().and_then(|s| s.failure.as_ref()).or(report.error.as_ref());
+pub fn assert_fails(
+    report: &Report,
+    stage: Stage,
+    matches: impl Fn(&verifier_core::Error) -> bool,
+) {
+    assert!(
+        !report.verified,
+        "expected failure at {stage:?}, but verified: {report:#?}"
+    );
+    let failure = report
+        .signatures
+        .first()
+        .and_then(|s| s.failure.as_ref())
+        .or(report.error.as_ref());
     let failure = failure.unwrap_or_else(|| panic!("no failure recorded: {report:#?}"));
     assert_eq!(failure.stage(), stage, "wrong stage: {failure}");
     assert!(matches(failure), "unexpected error: {failure:?}");
