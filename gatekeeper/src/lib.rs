@@ -15,6 +15,7 @@
 
 mod error;
 mod options;
+pub mod rego;
 mod wasm_host;
 
 pub use error::HostError;

@@ -123,7 +123,8 @@ impl Pusher {
             .send()
             .expect("get index");
         let mut index = if existing.status().is_success() {
-            serde_json::from_slice::<Value>(&existing.bytes().expect("index body")).expect("index JSON")
+            serde_json::from_slice::<Value>(&existing.bytes().expect("index body"))
+                .expect("index JSON")
         } else {
             json!({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": []})
         };

@@ -167,10 +167,12 @@ fn referrers_pagination_is_followed_to_the_end() {
     let reg = LocalRegistry::with_config(config);
     let push = Pusher::new(&reg.url());
     let signer = Signer::new("e2e");
-    let stranger = Signer::new("stranger");
     let setup = Setup::new(&signer, http(&reg.host()));
     let subject = push.image("apps/many", "v1");
-    for _ in 0..4 {
+    // Distinct signers: one signer's envelopes within the same second are byte-identical
+    // (deterministic ECDSA), hence one referrer.
+    for i in 0..4 {
+        let stranger = Signer::new(&format!("stranger-{i}"));
         push.signature("apps/many", &subject, &stranger.sign(&subject), false);
     }
     push.signature("apps/many", &subject, &signer.sign(&subject), false);
@@ -180,6 +182,19 @@ fn referrers_pagination_is_followed_to_the_end() {
     assert_eq!(
         setup.report(&image)["signatures"].as_array().unwrap().len(),
         5
+    );
+
+    // A page budget smaller than the listing is a deny, never a silent truncation.
+    let mut data = signer.policy_data(http(&reg.host()));
+    data["notary"]["config"]["maxReferrerPages"] = json!(2);
+    let mut capped = Setup::new(&signer, http(&reg.host()));
+    capped.policy.set_data(&data).expect("data");
+    assert!(!capped.allow(&image));
+    let deny = capped.deny(&image);
+    assert!(
+        deny.iter()
+            .any(|m| m.contains("more than 2 pages of referrers")),
+        "{deny:?}"
     );
 }
 

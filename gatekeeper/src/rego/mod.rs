@@ -124,7 +124,26 @@ impl RegoPolicy {
     ) -> Result<Option<serde_json::Value>, RegoError> {
         let mut engine = self.engine.clone();
         engine.set_input(Value::from_json_str(&input.to_string())?);
-        let value = engine.eval_rule(query.to_string())?;
+        let rule = if is_rule_path(query) {
+            // A package or an unknown name is no rule: the general query answers those.
+            engine.eval_rule(query.to_string()).ok()
+        } else {
+            None
+        };
+        let value = match rule {
+            Some(value) => value,
+            None => {
+                // Any other expression (a function call, a comparison): its value in the first
+                // result, as `opa eval` prints it; no result is undefined.
+                let results = engine.eval_query(query.to_string(), false)?;
+                results
+                    .result
+                    .into_iter()
+                    .next()
+                    .and_then(|r| r.expressions.into_iter().last())
+                    .map_or(Value::Undefined, |e| e.value)
+            }
+        };
         if value == Value::Undefined {
             return Ok(None);
         }
@@ -137,6 +156,21 @@ impl RegoPolicy {
     pub(crate) fn engine(&self) -> &Engine {
         &self.engine
     }
+}
+
+/// `data.a.b_c`: what regorus's `eval_rule` may take (it evaluates just that rule and what it
+/// depends on).
+fn is_rule_path(query: &str) -> bool {
+    let mut parts = query.trim().split('.');
+    parts.next() == Some("data")
+        && query.trim().split('.').count() > 1
+        && parts.all(|p| {
+            let mut chars = p.chars();
+            chars
+                .next()
+                .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+                && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+        })
 }
 
 /// regorus has no `crypto.sha256`; OPA's hashes the string's bytes and answers lowercase hex.
@@ -180,4 +214,51 @@ pub fn rego_files(dir: &Path, tests: bool) -> Result<Vec<PathBuf>, RegoError> {
     }
     out.sort();
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rule_paths_are_told_from_expressions() {
+        assert!(is_rule_path("data.notary.allow"));
+        assert!(is_rule_path(" data.notary.max_referrer_pages "));
+        assert!(!is_rule_path("data"));
+        assert!(!is_rule_path("data.notary.parse_reference(input.image)"));
+        assert!(!is_rule_path("data.notary.deny[_]"));
+        assert!(!is_rule_path("input.image"));
+        assert!(!is_rule_path("data.notary.1x"));
+    }
+
+    #[test]
+    fn expressions_evaluate_like_opa_eval() {
+        let dir = std::env::temp_dir().join(format!("nv2-rego-eval-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(
+            dir.join("p.rego"),
+            "package t\n\nimport rego.v1\n\ndouble(x) := 2 * x\n\nanswer := 42\n",
+        )
+        .unwrap();
+        let policy = RegoPolicy::load(&dir, Verifier::Native).unwrap();
+        let input = serde_json::json!({"n": 4});
+        assert_eq!(
+            policy.eval("data.t.answer", &input).unwrap(),
+            Some(serde_json::json!(42))
+        );
+        assert_eq!(
+            policy.eval("data.t.double(input.n)", &input).unwrap(),
+            Some(serde_json::json!(8))
+        );
+        assert_eq!(policy.eval("data.t.missing", &input).unwrap(), None);
+        assert_eq!(
+            policy.eval("input.n == 4", &input).unwrap(),
+            Some(serde_json::json!(true))
+        );
+        assert_eq!(
+            policy.eval("data.t", &input).unwrap(),
+            Some(serde_json::json!({"answer": 42}))
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }

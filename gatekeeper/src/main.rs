@@ -11,7 +11,11 @@ use gatekeeper::rego::{run_rego_tests, RegoPolicy, Verifier};
 use gatekeeper::PolicyModule;
 
 #[derive(Parser)]
-#[command(name = "nv2-gatekeeper", version, about = "nv2's policy tools for OPA and Gatekeeper")]
+#[command(
+    name = "nv2-gatekeeper",
+    version,
+    about = "nv2's policy tools for OPA and Gatekeeper"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -68,21 +72,34 @@ fn read_json(path: &Option<PathBuf>) -> anyhow::Result<serde_json::Value> {
     match path {
         None => Ok(serde_json::json!({})),
         Some(p) => {
-            let bytes = std::fs::read(p).map_err(|e| anyhow::anyhow!("reading {}: {e}", p.display()))?;
-            serde_json::from_slice(&bytes).map_err(|e| anyhow::anyhow!("{} is not JSON: {e}", p.display()))
+            let bytes =
+                std::fs::read(p).map_err(|e| anyhow::anyhow!("reading {}: {e}", p.display()))?;
+            serde_json::from_slice(&bytes)
+                .map_err(|e| anyhow::anyhow!("{} is not JSON: {e}", p.display()))
         }
     }
 }
 
 fn wasm_verifier(path: &std::path::Path) -> anyhow::Result<Verifier> {
-    let module = PolicyModule::load(path).map_err(|e| anyhow::anyhow!("loading {}: {e}", path.display()))?;
+    let module =
+        PolicyModule::load(path).map_err(|e| anyhow::anyhow!("loading {}: {e}", path.display()))?;
     Ok(Verifier::Wasm(Arc::new(module)))
 }
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
-        Command::Policy(PolicyCommand::Eval { bundle, data, input, native, query }) => {
-            let verifier = if native { Verifier::Native } else { wasm_verifier(&bundle.join("policy.wasm"))? };
+        Command::Policy(PolicyCommand::Eval {
+            bundle,
+            data,
+            input,
+            native,
+            query,
+        }) => {
+            let verifier = if native {
+                Verifier::Native
+            } else {
+                wasm_verifier(&bundle.join("policy.wasm"))?
+            };
             let mut policy = RegoPolicy::load(&bundle, verifier)?;
             policy.set_data(&read_json(&data)?)?;
             match policy.eval(&query, &read_json(&input)?)? {
@@ -108,7 +125,11 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 }
             }
             println!("{} passed, {failed} failed", outcomes.len() - failed);
-            Ok(if failed == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+            Ok(if failed == 0 {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            })
         }
     }
 }
