@@ -14,7 +14,16 @@
 //! Natively with RustCrypto (`cargo bench -p verifier-core --bench verify --no-default-features
 //! --features std`, a separate build since the backend is a compile-time feature) a verify takes
 //! 0.61 / 1.96 / 1.09 ms, so wasm is 5-9x the same Rust code run natively.
-//! Loading (compiling) the 466 KiB module takes 1.1-1.6 s.
+//! Loading (compiling) the 466 KiB module takes 0.8-1.6 s.
+//!
+//! Where the wasm time goes (session 3): building the module at opt-level 3 instead of "z"
+//! (`NV2_WASM_OPT_LEVEL=3 cargo run -p xtask -- bundle`) changes nothing measurable (1.92 / 7.14 /
+//! 5.95 ms against 1.95 / 7.22 / 5.58 ms) while the module grows from 467 to 719 KiB, so the
+//! bundle stays at "z". Natively with RustCrypto, `perf` puts 85% of an RSA verify in
+//! num-bigint-dig's `montgomery` (rsa 0.9); rsa 0.10 (crypto-bigint) verifies PS256 in 110 µs
+//! against 0.9's 270 µs natively, so moving to the RustCrypto 0.10/0.14/0.17 generation is the
+//! next step for the RSA cases. The P-256/P-384 cases are fiat-crypto field arithmetic on
+//! 32-bit limbs; no host setting changes them.
 
 #[path = "../tests/common/requests.rs"]
 mod requests;

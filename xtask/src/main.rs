@@ -163,6 +163,16 @@ fn rustup_has_target() -> bool {
 fn build_policy_wasm(root: &Path) -> Result<PathBuf, String> {
     // The workspace's `wasm` profile, with two keys overridden for size: opt-level "z" and a
     // stripped name section (about 130 KB less than "s" with names; DESIGN's goal is 400 KB).
+    // NV2_WASM_OPT_LEVEL (0-3, s, z) overrides the opt-level, to measure speed against size.
+    let opt_level = env::var("NV2_WASM_OPT_LEVEL").unwrap_or_else(|_| "z".to_string());
+    if !["0", "1", "2", "3", "s", "z"].contains(&opt_level.as_str()) {
+        return Err(format!("NV2_WASM_OPT_LEVEL={opt_level}: expected 0-3, s or z"));
+    }
+    let opt_level = if opt_level.parse::<u8>().is_ok() {
+        format!("profile.wasm.opt-level={opt_level}")
+    } else {
+        format!("profile.wasm.opt-level=\"{opt_level}\"")
+    };
     let common = [
         "build",
         "-p",
@@ -172,7 +182,7 @@ fn build_policy_wasm(root: &Path) -> Result<PathBuf, String> {
         "--profile",
         "wasm",
         "--config",
-        "profile.wasm.opt-level=\"z\"",
+        &opt_level,
         "--config",
         "profile.wasm.strip=true",
     ];
