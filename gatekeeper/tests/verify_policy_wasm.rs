@@ -8,13 +8,11 @@
 #[path = "common/requests.rs"]
 mod requests;
 
-use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
-use base64ct::{Base64, Encoding};
 use gatekeeper::{HostOptions, PolicyModule, DEFAULT_FUEL};
-use serde_json::{json, Value};
+use verifier_core::sign::notation_cases;
 
 const ENTRYPOINT: &str = "notary/verify";
 
@@ -159,40 +157,6 @@ fn vectors_dir() -> Option<PathBuf> {
     dir.is_dir().then_some(dir)
 }
 
-/// The Contract 1 request for one case of a vector folder (as `verifier-core/tests/notation_vectors.rs`).
-fn vector_request(dir: &Path, expected: &Value, case: &Value) -> Value {
-    let get = |k: &str| {
-        case.get(k)
-            .filter(|v| !v.is_null())
-            .or_else(|| expected.get(k))
-            .cloned()
-            .unwrap()
-    };
-    let roots: Vec<String> = get("trust_roots")
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| fs::read_to_string(dir.join(f.as_str().unwrap())).unwrap())
-        .collect();
-    let subject: Value =
-        serde_json::from_slice(&fs::read(dir.join(get("subject").as_str().unwrap())).unwrap())
-            .unwrap();
-    let envelope = fs::read(dir.join(case["file"].as_str().unwrap())).unwrap();
-    json!({
-        "reference": "registry.example/vectors/app@sha256:00",
-        "subject": subject,
-        "signatures": [{"mediaType": "application/jose+json", "digest": "sha256:test", "envelope": Base64::encode_string(&envelope)}],
-        "trustPolicy": {"version": "1.0", "trustPolicies": [{
-            "name": "vectors", "registryScopes": ["*"],
-            "signatureVerification": {"level": get("level")},
-            "trustStores": ["ca:vectors", "signingAuthority:vectors"],
-            "trustedIdentities": get("trustedIdentities"),
-        }]},
-        "trustStores": {"ca:vectors": roots.clone(), "signingAuthority:vectors": roots},
-        "time": get("now"),
-    })
-}
-
 #[test]
 fn notation_vectors_give_the_native_report() {
     let Some(module) = policy("notation_vectors_give_the_native_report") else {
@@ -204,27 +168,13 @@ fn notation_vectors_give_the_native_report() {
         );
         return;
     };
-    let mut dirs: Vec<PathBuf> = fs::read_dir(&root)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.is_dir())
-        .collect();
-    dirs.sort();
-    let (mut ran, mut failures) = (0, Vec::new());
-    for dir in dirs {
-        let expected: Value =
-            serde_json::from_slice(&fs::read(dir.join("expected.json")).unwrap()).unwrap();
-        for case in expected["cases"].as_array().unwrap() {
-            let name = format!(
-                "{} / {}",
-                dir.file_name().unwrap().to_string_lossy(),
-                case["file"]
-            );
-            let request = serde_json::to_vec(&vector_request(&dir, &expected, case)).unwrap();
-            ran += 1;
-            if let Err(e) = compare(module, &name, &request) {
-                failures.push(e);
-            }
+    let cases = notation_cases(&root).expect("read the notation vectors");
+    let ran = cases.len();
+    let mut failures = Vec::new();
+    for case in cases {
+        let request = serde_json::to_vec(&case.request).unwrap();
+        if let Err(e) = compare(module, &case.name, &request) {
+            failures.push(e);
         }
     }
     assert!(

@@ -346,64 +346,18 @@ fn generated_cases() -> Vec<Case> {
     cases
 }
 
-/// The cases of `../shared/vectors/notation/*/expected.json` (verifier-core's
-/// `tests/notation_vectors.rs` builds its requests the same way).
+/// The cases of `../shared/vectors/notation/*/expected.json`.
 fn notation_cases() -> Vec<Case> {
     let root = root_dir().join("../shared/vectors/notation");
     if !root.is_dir() {
         println!("SKIPPED (notation vectors): {} not found", root.display());
         return Vec::new();
     }
-    let mut dirs: Vec<PathBuf> = fs::read_dir(&root)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.is_dir())
-        .collect();
-    dirs.sort();
-    let mut cases = Vec::new();
-    for dir in dirs {
-        let expected: Value =
-            serde_json::from_slice(&fs::read(dir.join("expected.json")).unwrap()).unwrap();
-        for (i, c) in expected["cases"].as_array().unwrap().iter().enumerate() {
-            let get = |k: &str| {
-                c.get(k)
-                    .filter(|v| !v.is_null())
-                    .or_else(|| expected.get(k))
-                    .cloned()
-                    .unwrap()
-            };
-            let roots: Vec<String> = get("trust_roots")
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|f| fs::read_to_string(dir.join(f.as_str().unwrap())).unwrap())
-                .collect();
-            let subject: Value = serde_json::from_slice(
-                &fs::read(dir.join(get("subject").as_str().unwrap())).unwrap(),
-            )
-            .unwrap();
-            let envelope = fs::read(dir.join(c["file"].as_str().unwrap())).unwrap();
-            let request = json!({
-                "reference": "registry.example/vectors/app@sha256:00",
-                "subject": subject,
-                "signatures": [{"mediaType": "application/jose+json", "digest": "sha256:test", "envelope": Base64::encode_string(&envelope)}],
-                "trustPolicy": {"version": "1.0", "trustPolicies": [{
-                    "name": "vectors", "registryScopes": ["*"],
-                    "signatureVerification": {"level": get("level")},
-                    "trustStores": ["ca:vectors", "signingAuthority:vectors"],
-                    "trustedIdentities": get("trustedIdentities"),
-                }]},
-                "trustStores": {"ca:vectors": roots.clone(), "signingAuthority:vectors": roots},
-                "time": get("now"),
-            });
-            let name = format!(
-                "notation-{}-{i}",
-                dir.file_name().unwrap().to_string_lossy()
-            );
-            cases.push(case(&name, &request, Some(c["expected"] == "valid")));
-        }
-    }
-    cases
+    verifier_core::sign::notation_cases(&root)
+        .expect("read the notation vectors")
+        .into_iter()
+        .map(|c| case(&format!("notation {}", c.name), &c.request, Some(c.valid)))
+        .collect()
 }
 
 /// Error strings of serde_json end in " at line L column C"; the ABI 1.0 path hands the core the
@@ -454,7 +408,12 @@ fn npm_opa_host_reports_equal_native_reports() {
     fs::create_dir_all(&dir).unwrap();
     let mut files = Vec::new();
     for (i, c) in cases.iter().enumerate() {
-        let path = dir.join(format!("{i:03}-{}.json", c.name));
+        let slug: String = c
+            .name
+            .chars()
+            .map(|ch| if ch.is_ascii_alphanumeric() { ch } else { '-' })
+            .collect();
+        let path = dir.join(format!("{i:03}-{slug}.json"));
         fs::write(&path, &c.bytes).unwrap();
         files.push(path);
     }

@@ -166,7 +166,9 @@ fn build_policy_wasm(root: &Path) -> Result<PathBuf, String> {
     // NV2_WASM_OPT_LEVEL (0-3, s, z) overrides the opt-level, to measure speed against size.
     let opt_level = env::var("NV2_WASM_OPT_LEVEL").unwrap_or_else(|_| "z".to_string());
     if !["0", "1", "2", "3", "s", "z"].contains(&opt_level.as_str()) {
-        return Err(format!("NV2_WASM_OPT_LEVEL={opt_level}: expected 0-3, s or z"));
+        return Err(format!(
+            "NV2_WASM_OPT_LEVEL={opt_level}: expected 0-3, s or z"
+        ));
     }
     let opt_level = if opt_level.parse::<u8>().is_ok() {
         format!("profile.wasm.opt-level={opt_level}")

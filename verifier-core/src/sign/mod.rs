@@ -11,6 +11,7 @@
 //! | [`assemble`] | the low-level envelope builder for tests that craft malformed headers |
 //! | [`generate_test_certificate`] | the equivalent of `notation cert generate-test` |
 //! | [`CertificateSpec`] | a builder for test certificates with every extension knob (test tooling) |
+//! | [`notation_cases`] | the Notary Project's signature vectors as verification requests (test tooling) |
 
 // The crate is `no_std`; this module runs on hosts only (it needs OS randomness and a clock), so it
 // loads `std` for itself without asking the crate root to.
@@ -22,6 +23,7 @@ mod error;
 mod key;
 mod names;
 mod time;
+mod vectors;
 
 pub use cert::{
     generate_test_certificate, BasicConstraintsSpec, CertificateSpec, ExtendedKeyUsageSpec, Issuer,
@@ -37,6 +39,7 @@ pub use error::SignError;
 pub use key::{HashAlgorithm, KeyType, SigningKey};
 pub use names::parse_name;
 pub use time::{format_rfc3339, system_time_to_unix};
+pub use vectors::{notation_cases, NotationCase};
 
 /// PEM-encodes DER bytes under `label` (`CERTIFICATE`, `PRIVATE KEY`, …) with LF line endings.
 pub fn pem_encode(label: &str, der: &[u8]) -> Result<alloc::string::String, SignError> {
