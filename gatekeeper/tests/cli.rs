@@ -18,6 +18,13 @@ fn gatekeeper<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> Output {
         .expect("run nv2-gatekeeper")
 }
 
+/// `policy eval --native --bundle rego/notary ARGS…`: the repository's policy, verified natively.
+fn native_eval(args: &[&str]) -> Output {
+    let mut all = vec!["policy", "eval", "--native", "--bundle", "rego/notary"];
+    all.extend_from_slice(args);
+    gatekeeper(&all)
+}
+
 fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
@@ -114,26 +121,11 @@ fn policy_eval_denies_an_image_whose_registry_is_down() {
         "input.json",
         &json!({"image": format!("{host}/apps/web:v1")}).to_string(),
     );
-    let args = |query: &str| {
-        [
-            "policy",
-            "eval",
-            "--native",
-            "--bundle",
-            "rego/notary",
-            "--data",
-            &data,
-            "--input",
-            &input,
-            query,
-        ]
-        .map(str::to_string)
-    };
-    let out = gatekeeper(&args("data.notary.allow"));
+    let out = native_eval(&["--data", &data, "--input", &input, "data.notary.allow"]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(stdout(&out).trim(), "false");
 
-    let out = gatekeeper(&args("data.notary.deny"));
+    let out = native_eval(&["--data", &data, "--input", &input, "data.notary.deny"]);
     assert!(out.status.success(), "{}", stderr(&out));
     let deny: Vec<String> = serde_json::from_slice(&out.stdout).expect("deny as JSON");
     assert!(
@@ -147,18 +139,7 @@ fn policy_eval_denies_an_image_whose_registry_is_down() {
 fn policy_eval_answers_expressions_and_undefined() {
     let dir = Scratch::new("expr");
     let input = dir.write("input.json", r#"{"image": "registry.example:5000/a/b:v1"}"#);
-    let eval = |query: &str| {
-        gatekeeper(&[
-            "policy",
-            "eval",
-            "--native",
-            "--bundle",
-            "rego/notary",
-            "--input",
-            &input,
-            query,
-        ])
-    };
+    let eval = |query: &str| native_eval(&["--input", &input, query]);
     let out = eval("data.notary.parse_reference(input.image).repository");
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(stdout(&out).trim(), "\"a/b\"");
@@ -200,60 +181,44 @@ fn bad_input_is_a_clear_error_with_exit_2() {
     let dir = Scratch::new("bad");
     let not_json = dir.write("data.json", "{ not json");
     let missing = dir.0.join("missing.json");
-    let cases: Vec<(Vec<&str>, String)> = vec![
+    let missing = missing.to_str().unwrap();
+    let empty = dir.0.to_str().unwrap();
+    let cases = [
         (
-            vec![
-                "policy",
-                "eval",
-                "--native",
-                "--bundle",
-                "rego/notary",
-                "--data",
-                &not_json,
-                "data.notary.allow",
-            ],
+            native_eval(&["--data", &not_json, "data.notary.allow"]),
             format!("{not_json} is not JSON"),
         ),
         (
-            vec![
-                "policy",
-                "eval",
-                "--native",
-                "--bundle",
-                "rego/notary",
-                "--input",
-                missing.to_str().unwrap(),
-                "data.notary.allow",
-            ],
-            format!("reading {}", missing.display()),
+            native_eval(&["--input", missing, "data.notary.allow"]),
+            format!("reading {missing}"),
         ),
         (
-            vec![
+            // Without --native the bundle must hold policy.wasm.
+            gatekeeper(&[
                 "policy",
                 "eval",
                 "--bundle",
                 "rego/notary",
                 "data.notary.allow",
-            ],
+            ]),
             "policy.wasm".to_string(),
         ),
         (
-            vec![
+            gatekeeper(&[
                 "policy",
                 "eval",
                 "--native",
                 "--bundle",
-                dir.0.to_str().unwrap(),
+                empty,
                 "data.notary.allow",
-            ],
+            ]),
             "holds no .rego file".to_string(),
         ),
     ];
-    for (args, expected) in cases {
-        let out = gatekeeper(&args);
-        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stdout(&out));
+    for (out, expected) in cases {
+        assert_eq!(out.status.code(), Some(2), "{expected}: {}", stdout(&out));
         let err = stderr(&out);
-        assert!(err.starts_with("nv2-gatekeeper: "), "{args:?}: {err}");
-        assert!(err.contains(&expected), "{args:?}: {err}");
+        assert!(err.starts_with("nv2-gatekeeper: "), "{err}");
+        assert!(err.contains(&expected), "{expected}: {err}");
     }
 }
