@@ -70,6 +70,17 @@ mock_endless(req) := {"status_code": 200, "headers": {"link": ["</v2/app/referre
 	contains(req.url, "/referrers/")
 } else := data.notary_test.mock_registry(req)
 
+# A first page whose next link points at another host.
+mock_foreign_link(req) := {"status_code": 200, "headers": {"link": ["<https://elsewhere.test/v2/app/referrers/page2>; rel=\"next\""]}, "body": {"manifests": []}} if {
+	startswith(req.url, "https://registry.test/v2/app/referrers/sha256:")
+} else := {"status_code": 200, "headers": {}, "body": {"manifests": [{
+	"mediaType": "application/vnd.oci.image.manifest.v1+json",
+	"digest": "sha256:2f05cf4a5fc8777a9905c8d0bbf2abc6d4eccc903f997fddb07eb47a886f6eac",
+	"size": 424, "artifactType": "application/vnd.cncf.notary.signature",
+}]}} if {
+	startswith(req.url, "https://elsewhere.test/")
+} else := data.notary_test.mock_registry(req)
+
 # A registry whose image has no referrers at all.
 mock_unsigned(req) := {"status_code": 200, "headers": {}, "body": {"manifests": []}} if {
 	contains(req.url, "/referrers/")
@@ -171,6 +182,15 @@ test_endless_pagination_is_denied if {
 		with data.notary.verify as verified
 	some msg in denies
 	contains(msg, "pages of referrers")
+}
+
+test_pagination_never_leaves_the_registry if {
+	denies := notary.deny with input as {"image": image}
+		with data.notary.config as fixture_config
+		with http.send as mock_foreign_link
+		with data.notary.verify as verified
+	some msg in denies
+	contains(msg, "leaves https://registry.test")
 }
 
 test_envelope_not_matching_its_digest_is_denied if {

@@ -134,10 +134,13 @@ absolute(ref, path) := path if startswith(path, "http")
 else := sprintf("%s%s", [base_url(ref), path])
 
 # The page after `prev`, or a finished marker. Rego has no recursion, so pages are unrolled.
+# A `next` link to another origin is refused: the registry's credentials go with every request.
 fetch_after(ref, prev) := {"done": true, "next": ""} if {
 	object.get(prev, "done", false)
 } else := {"done": true, "next": ""} if {
 	prev.next == ""
+} else := {"done": true, "next": "", "error": sprintf("the referrers page link %s leaves %s", [prev.next, base_url(ref)])} if {
+	not startswith(prev.next, sprintf("%s/", [base_url(ref)]))
 } else := fetch_page(ref, prev.next)
 
 # All signature descriptors of a digest, or an error.
@@ -167,7 +170,10 @@ paged_descriptors(ref, p1) := result if {
 	result := pages_result(pages, last)
 }
 
-pages_result(pages, last) := {"error": sprintf("more than %d pages of referrers", [count(pages)])} if {
+pages_result(pages, last) := {"error": errors[0]} if {
+	errors := [p.error | some p in pages; p.error]
+	count(errors) > 0
+} else := {"error": sprintf("more than %d pages of referrers", [count(pages)])} if {
 	not object.get(last, "done", false)
 	last.next != ""
 } else := {"error": "a page of referrers could not be fetched"} if {
