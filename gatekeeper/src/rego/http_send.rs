@@ -166,3 +166,94 @@ fn parse_timeout(v: &Json) -> Result<Duration> {
     };
     Ok(Duration::from_secs_f64(secs))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+    use std::net::TcpListener;
+
+    /// A one-shot HTTP server answering `response` bytes; returns its base URL.
+    fn serve_once(response: Vec<u8>) -> String {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        std::thread::spawn(move || {
+            if let Ok((mut stream, _)) = listener.accept() {
+                let mut buf = [0u8; 4096];
+                let _ = stream.read(&mut buf);
+                let _ = stream.write_all(&response);
+            }
+        });
+        url
+    }
+
+    fn get(url: &str, extra: Json) -> Result<Json> {
+        let mut request = json!({"method": "get", "url": url, "raise_error": false});
+        request
+            .as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        send(&Clients::default(), &request)
+    }
+
+    #[test]
+    fn responses_have_opa_shapes() {
+        let body = br#"{"manifests":[]}"#;
+        let url = serve_once(
+            [
+                format!(
+                    "HTTP/1.1 200 OK\r\nContent-Type: application/vnd.oci.image.index.v1+json\r\nLink: </v2/a/referrers/x?last=1>; rel=\"next\"\r\nContent-Length: {}\r\n\r\n",
+                    body.len()
+                )
+                .into_bytes(),
+                body.to_vec(),
+            ]
+            .concat(),
+        );
+        let r = get(&url, json!({"headers": {"Accept": "application/json"}})).unwrap();
+        assert_eq!(r["status_code"], 200);
+        assert_eq!(
+            r["headers"]["link"][0],
+            "</v2/a/referrers/x?last=1>; rel=\"next\""
+        );
+        assert_eq!(r["body"], json!({"manifests": []}));
+        assert_eq!(r["raw_body"], r#"{"manifests":[]}"#);
+    }
+
+    #[test]
+    fn a_network_error_is_status_0_unless_raise_error() {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let url = format!("http://127.0.0.1:{port}/v2/");
+        let r = get(&url, json!({})).unwrap();
+        assert_eq!(r["status_code"], 0);
+        assert_eq!(r["error"]["code"], "eval_http_send_network_error");
+        let err = get(&url, json!({"raise_error": true})).unwrap_err();
+        assert!(err.to_string().contains(&url), "{err}");
+    }
+
+    #[test]
+    fn an_oversized_body_is_refused() {
+        let len = MAX_BODY + 10;
+        let mut response = format!("HTTP/1.1 200 OK\r\nContent-Length: {len}\r\n\r\n").into_bytes();
+        response.resize(response.len() + len as usize, b'a');
+        let url = serve_once(response);
+        let err = get(&url, json!({})).unwrap_err();
+        assert!(err.to_string().contains("body larger than"), "{err}");
+    }
+
+    #[test]
+    fn timeouts_parse_like_opa() {
+        let t = |v: Json| parse_timeout(&v);
+        assert_eq!(t(json!("10s")).unwrap(), Duration::from_secs(10));
+        assert_eq!(t(json!("250ms")).unwrap(), Duration::from_millis(250));
+        assert_eq!(t(json!("1.5m")).unwrap(), Duration::from_secs(90));
+        assert_eq!(t(json!(2_000_000_000u64)).unwrap(), Duration::from_secs(2));
+        assert!(t(json!("10")).is_err());
+        assert!(t(json!("10 parsecs")).is_err());
+        assert!(t(json!(true)).is_err());
+    }
+}
