@@ -112,12 +112,13 @@ fn bench(c: &mut Criterion) {
     });
     group.finish();
 
+    let npm = npm_host_medians(&path, &cases);
     println!("\nsummary (median of repeated runs, µs)");
     println!(
-        "{:28} {:>10} {:>10} {:>12}",
-        "case", "native", "wasm", "wasm/native"
+        "{:28} {:>10} {:>10} {:>12} {:>14} {:>12}",
+        "case", "native", "wasm", "wasm/native", "npm OPA host", "npm/native"
     );
-    for (name, request) in &cases {
+    for (i, (name, request)) in cases.iter().enumerate() {
         let native = median(101, || drop(verifier_core::verify_json(black_box(request))));
         let wasm = median(101, || {
             drop(
@@ -126,8 +127,12 @@ fn bench(c: &mut Criterion) {
                     .unwrap(),
             )
         });
+        let (npm_us, npm_ratio) = match npm.as_ref().map(|m| m[i]) {
+            Some(us) => (format!("{us:.1}"), format!("{:.2}x", us / micros(native))),
+            None => ("-".to_string(), "-".to_string()),
+        };
         println!(
-            "{name:28} {:>10.1} {:>10.1} {:>11.2}x",
+            "{name:28} {:>10.1} {:>10.1} {:>11.2}x {npm_us:>14} {npm_ratio:>12}",
             micros(native),
             micros(wasm),
             wasm.as_secs_f64() / native.as_secs_f64()
@@ -144,6 +149,61 @@ fn bench(c: &mut Criterion) {
         bytes.len() / 1024,
         micros(load) / 1000.0
     );
+}
+
+/// The same module and requests under the official npm OPA host (V8), the host a user of
+/// `@open-policy-agent/opa-wasm` would pick: per-case medians in µs, or `None` (said) when node or
+/// the package (`scripts/npm-setup.sh`) is missing.
+fn npm_host_medians(wasm: &Path, cases: &[(&str, Vec<u8>)]) -> Option<Vec<f64>> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let script = root.join("policy-wasm/tests/opa_wasm_bench.mjs");
+    if !root
+        .join("policy-wasm/node/node_modules/@open-policy-agent/opa-wasm")
+        .is_dir()
+    {
+        println!("npm OPA host: not installed (scripts/npm-setup.sh); column left out");
+        return None;
+    }
+    let dir = std::env::temp_dir().join(format!("nv2-wasm-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).ok()?;
+    let files: Vec<PathBuf> = cases
+        .iter()
+        .map(|(name, request)| {
+            let f = dir.join(format!("{name}.json"));
+            std::fs::write(&f, request).map(|()| f)
+        })
+        .collect::<Result<_, _>>()
+        .ok()?;
+    let output = std::process::Command::new("node")
+        .arg(&script)
+        .arg(wasm)
+        .arg("101")
+        .args(&files)
+        .output();
+    let _ = std::fs::remove_dir_all(&dir);
+    let output = match output {
+        Ok(o) if o.status.success() => o,
+        Ok(o) => {
+            println!(
+                "npm OPA host failed: {}",
+                String::from_utf8_lossy(&o.stderr)
+            );
+            return None;
+        }
+        Err(e) => {
+            println!("npm OPA host: cannot run node: {e}");
+            return None;
+        }
+    };
+    let medians: Vec<f64> = String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .map(|v| {
+            assert_eq!(v["verified"], true, "npm host did not verify: {v}");
+            v["median_us"].as_f64().unwrap_or(f64::NAN)
+        })
+        .collect();
+    (medians.len() == cases.len()).then_some(medians)
 }
 
 criterion_group! {
