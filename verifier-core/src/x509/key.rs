@@ -9,9 +9,8 @@ use alloc::vec::Vec;
 
 use der::asn1::ObjectIdentifier;
 use der::Decode;
-use rsa::pkcs1::DecodeRsaPublicKey;
-use rsa::traits::PublicKeyParts;
-use rsa::RsaPublicKey;
+use rsa_verify::traits::PublicKeyParts;
+use rsa_verify::{BoxedUint, PublicKey as RsaPublicKey};
 use sha2::{Digest, Sha256, Sha384, Sha512};
 use signature::hazmat::PrehashVerifier;
 use spki::SubjectPublicKeyInfoOwned;
@@ -81,9 +80,9 @@ impl PublicKey {
             .as_bytes()
             .ok_or_else(|| String::from("key bits are not whole bytes"))?;
         if spki.algorithm.oid == RSA_ENCRYPTION {
-            let key = RsaPublicKey::from_pkcs1_der(key_bytes)
-                .map_err(|e| alloc::format!("malformed RSA key: {e}"))?;
-            let bits = key.n().bits();
+            let key =
+                rsa_public_key(key_bytes).map_err(|e| alloc::format!("malformed RSA key: {e}"))?;
+            let bits = key.n().bit_width_vartime() as usize;
             return Ok(PublicKey {
                 kind: KeyKind::Rsa { key, bits },
                 raw: key_bytes.to_vec(),
@@ -185,9 +184,15 @@ impl PublicKey {
             };
         }
         let ok = match (&self.kind, alg) {
-            (KeyKind::Rsa { key, .. }, Ps256) => verify_pss::<Sha256>(key, message, signature),
-            (KeyKind::Rsa { key, .. }, Ps384) => verify_pss::<Sha384>(key, message, signature),
-            (KeyKind::Rsa { key, .. }, _) => verify_pss::<Sha512>(key, message, signature),
+            (KeyKind::Rsa { key, .. }, Ps256) => {
+                verify_pss::<rsa_verify::sha2::Sha256>(key, message, signature)
+            }
+            (KeyKind::Rsa { key, .. }, Ps384) => {
+                verify_pss::<rsa_verify::sha2::Sha384>(key, message, signature)
+            }
+            (KeyKind::Rsa { key, .. }, _) => {
+                verify_pss::<rsa_verify::sha2::Sha512>(key, message, signature)
+            }
             (KeyKind::P256(key), _) => p256::ecdsa::Signature::from_slice(signature)
                 .is_ok_and(|sig| key.verify_prehash(&Sha256::digest(message), &sig).is_ok()),
             (KeyKind::P384(key), _) => p384::ecdsa::Signature::from_slice(signature)
@@ -213,10 +218,11 @@ impl PublicKey {
         let digest = hash.digest(tbs);
         match &self.kind {
             KeyKind::Rsa { key, .. } => {
+                use rsa_verify::{sha2, Pkcs1v15Sign};
                 let scheme = match hash {
-                    Hash::Sha256 => rsa::Pkcs1v15Sign::new::<Sha256>(),
-                    Hash::Sha384 => rsa::Pkcs1v15Sign::new::<Sha384>(),
-                    Hash::Sha512 => rsa::Pkcs1v15Sign::new::<Sha512>(),
+                    Hash::Sha256 => Pkcs1v15Sign::new::<sha2::Sha256>(),
+                    Hash::Sha384 => Pkcs1v15Sign::new::<sha2::Sha384>(),
+                    Hash::Sha512 => Pkcs1v15Sign::new::<sha2::Sha512>(),
                 };
                 key.verify(scheme, &digest, signature).is_ok()
             }
@@ -242,20 +248,30 @@ pub enum JwsSignatureError {
     Invalid,
 }
 
+/// RSASSA-PSS with MGF1 over the same hash and a salt as long as the hash (the Notary Project's
+/// only PSS parameters).
 fn verify_pss<D>(key: &RsaPublicKey, message: &[u8], signature: &[u8]) -> bool
 where
-    D: Digest
-        + sha2::digest::FixedOutputReset
-        + sha2::digest::DynDigest
-        + Clone
-        + Send
-        + Sync
-        + 'static,
+    D: rsa_verify::sha2::Digest + rsa_verify::sha2::digest::FixedOutputReset,
 {
     let digest = D::digest(message);
-    let salt_len = <D as Digest>::output_size();
-    key.verify(rsa::Pss::new_with_salt::<D>(salt_len), &digest, signature)
-        .is_ok()
+    let salt_len = <D as rsa_verify::sha2::Digest>::output_size();
+    key.verify(
+        rsa_verify::Pss::<D>::new_with_salt(salt_len),
+        &digest,
+        signature,
+    )
+    .is_ok()
+}
+
+/// A PKCS#1 `RSAPublicKey`. Small moduli parse, so that the algorithm rules (2048/3072/4096
+/// only) can name the wrong size; above 4096 bits a key is refused here (as rsa 0.9 did), which
+/// also bounds the work an attacker's certificate can cause.
+fn rsa_public_key(der: &[u8]) -> Result<RsaPublicKey, String> {
+    let parsed = pkcs1::RsaPublicKey::from_der(der).map_err(|e| alloc::format!("{e}"))?;
+    let uint = |u: der::asn1::UintRef<'_>| BoxedUint::from_be_slice_vartime(u.as_bytes());
+    RsaPublicKey::new_with_size_limits(uint(parsed.modulus), uint(parsed.public_exponent), 1..=4096)
+        .map_err(|e| alloc::format!("{e}"))
 }
 
 /// Parses a DER SubjectPublicKeyInfo (for callers holding raw bytes, such as tests).
