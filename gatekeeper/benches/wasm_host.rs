@@ -115,8 +115,8 @@ fn bench(c: &mut Criterion) {
     let npm = npm_host_medians(&path, &cases);
     println!("\nsummary (median of repeated runs, µs)");
     println!(
-        "{:28} {:>10} {:>10} {:>12} {:>14} {:>12}",
-        "case", "native", "wasm", "wasm/native", "npm OPA host", "npm/native"
+        "{:28} {:>10} {:>10} {:>12} {:>14} {:>12} {:>12}",
+        "case", "native", "wasm", "wasm/native", "npm OPA host", "npm/native", "wasm Minstr"
     );
     for (i, (name, request)) in cases.iter().enumerate() {
         let native = median(101, || drop(verifier_core::verify_json(black_box(request))));
@@ -131,11 +131,18 @@ fn bench(c: &mut Criterion) {
             Some(us) => (format!("{us:.1}"), format!("{:.2}x", us / micros(native))),
             None => ("-".to_string(), "-".to_string()),
         };
+        // Fuel counts executed wasm instructions: unlike wall time on a shared VM, it does not
+        // move between runs, so it compares two builds of the module reliably.
+        let (_, fuel) = module
+            .instantiate()
+            .unwrap()
+            .evaluate_metered("notary/verify", request);
         println!(
-            "{name:28} {:>10.1} {:>10.1} {:>11.2}x {npm_us:>14} {npm_ratio:>12}",
+            "{name:28} {:>10.1} {:>10.1} {:>11.2}x {npm_us:>14} {npm_ratio:>12} {:>12.1}",
             micros(native),
             micros(wasm),
-            wasm.as_secs_f64() / native.as_secs_f64()
+            wasm.as_secs_f64() / native.as_secs_f64(),
+            fuel as f64 / 1e6
         );
     }
     let instantiate = median(1001, || drop(module.instantiate().unwrap()));
