@@ -6,24 +6,22 @@
 //!
 //! Without the module it measures only the native side and says so (`make bundle` makes it).
 //!
-//! Measured on the 2-core development machine (loaded by other builds, so ±20%): native (ring)
-//! 0.11 / 0.29 / 0.28 ms, wasm 3.0 / 10.9 / 10.1 ms, so wasm/native ≈ 25-38x, far from the 2x
-//! goal. Host overhead is not the cause: instantiation takes 30-55 µs, and turning fuel and
-//! epochs off altogether only brings wasm to 1.6 / 7.8 / 6.9 ms. The gap is the module's
-//! crypto: RustCrypto built for wasm32 (32-bit limbs, no assembly) against ring's assembly.
-//! Natively with RustCrypto (`cargo bench -p verifier-core --bench verify --no-default-features
-//! --features std`, a separate build since the backend is a compile-time feature) a verify takes
-//! 0.61 / 1.96 / 1.09 ms, so wasm is 5-9x the same Rust code run natively.
-//! Loading (compiling) the 466 KiB module takes 0.8-1.6 s.
+//! The summary also times the same module under the official npm OPA host (V8; column left out
+//! when `scripts/npm-setup.sh` has not run) and counts the wasm instructions of one verify
+//! (wasmtime fuel): wall times on the shared 2-core VM move by ±50% between runs, the
+//! instruction count does not, so compare builds of the module by that column.
 //!
-//! Where the wasm time goes (session 3): building the module at opt-level 3 instead of "z"
-//! (`NV2_WASM_OPT_LEVEL=3 cargo run -p xtask -- bundle`) changes nothing measurable (1.92 / 7.14 /
-//! 5.95 ms against 1.95 / 7.22 / 5.58 ms) while the module grows from 467 to 719 KiB, so the
-//! bundle stays at "z". Natively with RustCrypto, `perf` puts 85% of an RSA verify in
-//! num-bigint-dig's `montgomery` (rsa 0.9); rsa 0.10 (crypto-bigint) verifies PS256 in 110 µs
-//! against 0.9's 270 µs natively, so moving to the RustCrypto 0.10/0.14/0.17 generation is the
-//! next step for the RSA cases. The P-256/P-384 cases are fiat-crypto field arithmetic on
-//! 32-bit limbs; no host setting changes them.
+//! Measured (session 3, 2-core VM, rsa 0.10 for RSA): native (ring) 0.11 / 0.31 / 0.22 ms, wasm
+//! under wasmtime 1.26 / 4.40 / 7.10 ms (criterion) — 12-33x, far from the 2x goal — and the npm
+//! host 1.46 / 4.27 / 3.74 ms; instantiation 28-32 µs (goal under 1 ms: met); load 0.6 s.
+//! Instructions per verify: 11.4 / 43.1 / 63.9 M (rsa 0.9 needed 21.1 / 84.5 M for the RSA
+//! cases). Host overhead is not the gap: it is RustCrypto on wasm32 (32-bit limbs, no
+//! assembly) against ring's assembly; natively with RustCrypto (`cargo bench -p verifier-core
+//! --bench verify --no-default-features --features std`) a verify takes 0.6 / 2.0 / 0.9 ms.
+//! Building the module at opt-level 3 instead of "z" (`NV2_WASM_OPT_LEVEL=3 cargo run -p xtask
+//! -- bundle`) changed no timing measurably and grew the module by half, so the bundle stays
+//! at "z". The P-256/P-384 cases are fiat-crypto field arithmetic (`fe_mul` leads the native
+//! profile); no host setting changes them.
 
 #[path = "../tests/common/requests.rs"]
 mod requests;
