@@ -3,7 +3,9 @@
 #
 #   input:  {"image": "registry/repo:tag"} or {"images": [...]}
 #   data.notary.config: {"trustPolicy": {...}, "trustStores": {"ca:name": ["-----BEGIN…"]},
-#                        "registries": {...} (see registry.rego)}
+#                        "registries": {...} (see registry.rego),
+#                        "maxReferrerPages": 8, "maxSignatures": 32, "timeout": "10s"}
+#                       (optional limits: more referrer pages than allowed is a deny)
 #   rules:  allow (true only when nothing is denied), deny (messages naming image and reason),
 #           results (image -> verification report)
 #
