@@ -222,45 +222,36 @@ pub fn all_cases() -> Vec<(String, Vec<u8>)> {
             NOW_TEXT,
         ),
     ));
-    let mut req = request_with(
-        std::slice::from_ref(&good),
-        &root,
-        "strict",
-        identity,
-        NOW_TEXT,
-    );
-    req["signatures"][0]["envelope"] = json!("***not base64***");
+    // The valid strict request with one field broken.
+    let edited = |edit: &dyn Fn(&mut Value)| {
+        let mut req = request_with(
+            std::slice::from_ref(&good),
+            &root,
+            "strict",
+            identity,
+            NOW_TEXT,
+        );
+        edit(&mut req);
+        serde_json::to_vec(&req).unwrap()
+    };
     cases.push((
         "envelope_not_base64".into(),
-        serde_json::to_vec(&req).unwrap(),
+        edited(&|r| r["signatures"][0]["envelope"] = json!("***not base64***")),
     ));
-    let mut req = request_with(
-        std::slice::from_ref(&good),
-        &root,
-        "strict",
-        identity,
-        NOW_TEXT,
-    );
-    req["time"] = json!("yesterday");
-    cases.push(("bad_time".into(), serde_json::to_vec(&req).unwrap()));
-    let mut req = request_with(
-        std::slice::from_ref(&good),
-        &root,
-        "strict",
-        identity,
-        NOW_TEXT,
-    );
-    req["trustStores"]["ca:bench"] =
-        json!(["-----BEGIN CERTIFICATE-----\nnope\n-----END CERTIFICATE-----\n"]);
+    cases.push((
+        "bad_time".into(),
+        edited(&|r| r["time"] = json!("yesterday")),
+    ));
     cases.push((
         "bad_trust_store_pem".into(),
-        serde_json::to_vec(&req).unwrap(),
+        edited(&|r| {
+            r["trustStores"]["ca:bench"] =
+                json!(["-----BEGIN CERTIFICATE-----\nnope\n-----END CERTIFICATE-----\n"])
+        }),
     ));
-    let mut req = request_with(&[good], &root, "strict", identity, NOW_TEXT);
-    req["trustPolicy"]["version"] = json!("9.9");
     cases.push((
         "unknown_policy_version".into(),
-        serde_json::to_vec(&req).unwrap(),
+        edited(&|r| r["trustPolicy"]["version"] = json!("9.9")),
     ));
     cases
 }
