@@ -10,14 +10,7 @@ use verifier_core::{verify_json, Error, Stage};
 
 #[test]
 fn every_allowed_algorithm_verifies_once() {
-    for kind in [
-        KeyType::Rsa2048,
-        KeyType::Rsa3072,
-        KeyType::Rsa4096,
-        KeyType::EcP256,
-        KeyType::EcP384,
-        KeyType::EcP521,
-    ] {
+    for kind in KeyType::NOTARY {
         let pki = pki(kind);
         let env = Envelope::new(&pki.leaf.key, &[&pki.leaf, &pki.root]);
         let report = Request::new(env.build(), &pki.root).verify();

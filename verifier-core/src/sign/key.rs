@@ -42,6 +42,16 @@ pub enum KeyType {
 }
 
 impl KeyType {
+    /// Every kind the Notary Project allows (all but RSA-1024), smallest RSA first.
+    pub const NOTARY: [KeyType; 6] = [
+        KeyType::Rsa2048,
+        KeyType::Rsa3072,
+        KeyType::Rsa4096,
+        KeyType::EcP256,
+        KeyType::EcP384,
+        KeyType::EcP521,
+    ];
+
     /// A short name: `rsa-3072`, `ec-p256`, … (the CLI's `--key-type` values).
     pub fn name(self) -> &'static str {
         match self {
