@@ -161,16 +161,17 @@ impl RegoPolicy {
 /// `data.a.b_c`: what regorus's `eval_rule` may take (it evaluates just that rule and what it
 /// depends on).
 fn is_rule_path(query: &str) -> bool {
-    let mut parts = query.trim().split('.');
-    parts.next() == Some("data")
-        && query.trim().split('.').count() > 1
-        && parts.all(|p| {
-            let mut chars = p.chars();
-            chars
-                .next()
-                .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-                && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
-        })
+    let is_name = |p: &str| {
+        let mut chars = p.chars();
+        chars
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+            && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+    };
+    query
+        .trim()
+        .strip_prefix("data.")
+        .is_some_and(|rest| rest.split('.').all(is_name))
 }
 
 /// regorus has no `crypto.sha256`; OPA's hashes the string's bytes and answers lowercase hex.
