@@ -5,7 +5,7 @@ mod common;
 
 use base64ct::{Base64, Encoding};
 use common::*;
-use hmac::{Hmac, Mac};
+use hmac::{Hmac, KeyInit, Mac};
 use serde_json::{json, Value};
 use verifier_core::sign::{b64url, HashAlgorithm, KeyType};
 use verifier_core::{Error, SignatureAlgorithm, Stage};
@@ -479,13 +479,12 @@ fn pss_salt_must_equal_the_hash_length() {
     // Re-sign with a 20-byte salt (valid PSS, wrong for JWS PS256).
     let input = signing_input(&env.protected, &env.payload);
     let der = pki.leaf.key.to_pkcs8_pem().unwrap();
-    let rsa_key =
-        <rsa::RsaPrivateKey as rsa::pkcs8::DecodePrivateKey>::from_pkcs8_pem(&der).unwrap();
+    let rsa_key = <rsa::PrivateKey as rsa::pkcs8::DecodePrivateKey>::from_pkcs8_pem(&der).unwrap();
     let digest = <sha2::Sha256 as sha2::Digest>::digest(input.as_bytes());
     let sig = rsa_key
         .sign_with_rng(
-            &mut rand_core_rng(),
-            rsa::Pss::new_with_salt::<sha2::Sha256>(20),
+            &mut rand_core::UnwrapErr(getrandom::SysRng),
+            rsa::Pss::<sha2::Sha256>::new_with_salt(20),
             &digest,
         )
         .unwrap();
@@ -496,10 +495,6 @@ fn pss_salt_must_equal_the_hash_length() {
     assert_fails(&report, Stage::Integrity, |e| {
         matches!(e, Error::SignatureInvalid)
     });
-}
-
-fn rand_core_rng() -> impl rsa::rand_core::CryptoRngCore {
-    rsa::rand_core::OsRng
 }
 
 #[test]

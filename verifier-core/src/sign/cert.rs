@@ -11,10 +11,9 @@ use alloc::vec::Vec;
 
 use der::asn1::{BitString, Null, OctetString};
 use der::flagset::FlagSet;
-use der::{Any, Encode};
-use rand_core::{OsRng, RngCore};
-use spki::{AlgorithmIdentifierOwned, ObjectIdentifier};
-use x509_cert::certificate::{TbsCertificate, Version};
+use der::{Any, Encode, Sequence};
+use spki::{AlgorithmIdentifierOwned, ObjectIdentifier, SubjectPublicKeyInfoOwned};
+use x509_cert::certificate::Version;
 use x509_cert::ext::pkix::{
     AuthorityKeyIdentifier, BasicConstraints, ExtendedKeyUsage, KeyUsage, KeyUsages,
     SubjectKeyIdentifier,
@@ -23,7 +22,6 @@ use x509_cert::ext::Extension;
 use x509_cert::name::Name;
 use x509_cert::serial_number::SerialNumber;
 use x509_cert::time::Validity;
-use x509_cert::Certificate;
 
 use super::names::parse_name;
 use super::std::time::SystemTime;
@@ -405,7 +403,7 @@ impl CertificateSpec {
 
         let serial = match self.serial {
             Some(s) => s,
-            None => random_serial(),
+            None => random_serial()?,
         };
         let hash = self.signature_hash.unwrap_or(match issuer_key.kind() {
             "EC P-384" => HashAlgorithm::Sha384,
@@ -413,19 +411,14 @@ impl CertificateSpec {
             _ => HashAlgorithm::Sha256,
         });
         let signature_algorithm = signature_algorithm(issuer_key, hash);
-        let tbs = TbsCertificate {
+        let tbs = Tbs {
             version: Version::V3,
             serial_number: SerialNumber::new(&serial)?,
             signature: signature_algorithm.clone(),
             issuer: issuer_name,
-            validity: Validity {
-                not_before: x509_time(self.not_before)?,
-                not_after: x509_time(self.not_after)?,
-            },
+            validity: Validity::new(x509_time(self.not_before)?, x509_time(self.not_after)?),
             subject,
             subject_public_key_info: spki,
-            issuer_unique_id: None,
-            subject_unique_id: None,
             extensions: if extensions.is_empty() {
                 None
             } else {
@@ -438,7 +431,7 @@ impl CertificateSpec {
         } else {
             issuer_key.sign_ecdsa_der(hash, &tbs_der)?
         };
-        let cert = Certificate {
+        let cert = Cert {
             tbs_certificate: tbs,
             signature_algorithm,
             signature: BitString::from_bytes(&signature)?,
@@ -449,6 +442,31 @@ impl CertificateSpec {
             subject: self.subject,
         })
     }
+}
+
+/// RFC 5280's `TBSCertificate`, field for field (without the unique IDs, which nothing uses).
+/// x509-cert 0.3 keeps its own type's fields private and builds it only through a profile-checking
+/// builder; this tooling must be able to write wrong certificates, so it encodes this mirror.
+#[derive(Sequence)]
+struct Tbs {
+    #[asn1(context_specific = "0", default = "Default::default")]
+    version: Version,
+    serial_number: SerialNumber,
+    signature: AlgorithmIdentifierOwned,
+    issuer: Name,
+    validity: Validity,
+    subject: Name,
+    subject_public_key_info: SubjectPublicKeyInfoOwned,
+    #[asn1(context_specific = "3", tag_mode = "EXPLICIT", optional = "true")]
+    extensions: Option<Vec<Extension>>,
+}
+
+/// RFC 5280's `Certificate` around [`Tbs`].
+#[derive(Sequence)]
+struct Cert {
+    tbs_certificate: Tbs,
+    signature_algorithm: AlgorithmIdentifierOwned,
+    signature: BitString,
 }
 
 fn ext(oid: ObjectIdentifier, critical: bool, value: &impl Encode) -> Result<Extension, SignError> {
@@ -466,12 +484,12 @@ fn key_id(key: &SigningKey) -> Result<Vec<u8>, SignError> {
 }
 
 /// A positive 128-bit serial (RFC 5280 allows up to 20 octets; CAs use at least 64 random bits).
-fn random_serial() -> Vec<u8> {
+fn random_serial() -> Result<Vec<u8>, SignError> {
     let mut serial = alloc::vec![0u8; 16];
-    OsRng.fill_bytes(&mut serial);
+    getrandom::fill(&mut serial)?;
     // Positive and without a leading zero octet, so it encodes in exactly 16 octets.
     serial[0] = (serial[0] & 0x7f) | 0x01;
-    serial
+    Ok(serial)
 }
 
 /// The AlgorithmIdentifier of the issuer's signature: sha*WithRSAEncryption (parameters NULL)

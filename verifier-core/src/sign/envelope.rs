@@ -227,11 +227,11 @@ fn check_key_matches_leaf(key: &SigningKey, leaf_der: &[u8]) -> Result<(), SignE
     use der::Decode;
     let cert = x509_cert::Certificate::from_der(leaf_der)?;
     // Compare the key bits only: encoders differ on RSA's NULL algorithm parameters.
-    let cert_key = cert
-        .tbs_certificate
-        .subject_public_key_info
+    let cert_key = &cert
+        .tbs_certificate()
+        .subject_public_key_info()
         .subject_public_key;
-    if cert_key != key.public_key_info()?.subject_public_key {
+    if *cert_key != key.public_key_info()?.subject_public_key {
         return Err(SignError::KeyCertificateMismatch);
     }
     Ok(())

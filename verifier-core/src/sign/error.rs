@@ -51,6 +51,8 @@ pub enum SignError {
     EmptyChain,
     /// A time is before 1970 or too far in the future to encode.
     TimeOutOfRange,
+    /// The operating system's random source failed (key generation, serials).
+    Random(getrandom::Error),
 }
 
 impl fmt::Display for SignError {
@@ -93,6 +95,7 @@ impl fmt::Display for SignError {
             }
             Self::EmptyChain => write!(f, "the certificate chain is empty"),
             Self::TimeOutOfRange => write!(f, "time out of the encodable range"),
+            Self::Random(e) => write!(f, "the OS random source failed: {e}"),
         }
     }
 }
@@ -114,6 +117,12 @@ impl From<der::Error> for SignError {
 impl From<rsa::Error> for SignError {
     fn from(e: rsa::Error) -> Self {
         Self::Rsa(e)
+    }
+}
+
+impl From<getrandom::Error> for SignError {
+    fn from(e: getrandom::Error) -> Self {
+        Self::Random(e)
     }
 }
 

@@ -7,12 +7,14 @@ use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 
 use der::Decode;
-use pkcs8::{DecodePrivateKey, EncodePrivateKey, EncodePublicKey, LineEnding, PrivateKeyInfo};
-use rand_core::OsRng;
+use getrandom::SysRng;
+use p256::elliptic_curve::Generate;
+use pkcs8::{DecodePrivateKey, EncodePrivateKey, EncodePublicKey, LineEnding, PrivateKeyInfoRef};
+use rand_core::UnwrapErr;
 use rsa::traits::PublicKeyParts;
-use rsa::RsaPrivateKey;
+use rsa::PrivateKey as RsaPrivateKey;
 use sha2::Digest;
-use signature::hazmat::{PrehashSigner, RandomizedPrehashSigner};
+use signature::hazmat::PrehashSigner;
 use signature::{RandomizedSigner, SignatureEncoding, Signer};
 use spki::{ObjectIdentifier, SubjectPublicKeyInfoOwned};
 
@@ -147,15 +149,15 @@ impl SigningKey {
     /// Generates a fresh key from the OS random source. RSA generation is slow in debug builds
     /// (seconds for 2048 bits, much longer for 4096).
     pub fn generate(key_type: KeyType) -> Result<Self, SignError> {
-        let rsa = |bits| RsaPrivateKey::new(&mut OsRng, bits).map(|k| Inner::Rsa(k.into()));
+        let rsa = |bits| RsaPrivateKey::new(&mut SysRng, bits).map(|k| Inner::Rsa(k.into()));
         let inner = match key_type {
             KeyType::Rsa1024 => rsa(1024)?,
             KeyType::Rsa2048 => rsa(2048)?,
             KeyType::Rsa3072 => rsa(3072)?,
             KeyType::Rsa4096 => rsa(4096)?,
-            KeyType::EcP256 => Inner::P256(p256::SecretKey::random(&mut OsRng)),
-            KeyType::EcP384 => Inner::P384(p384::SecretKey::random(&mut OsRng)),
-            KeyType::EcP521 => Inner::P521(p521::SecretKey::random(&mut OsRng)),
+            KeyType::EcP256 => Inner::P256(p256::SecretKey::try_generate_from_rng(&mut SysRng)?),
+            KeyType::EcP384 => Inner::P384(p384::SecretKey::try_generate_from_rng(&mut SysRng)?),
+            KeyType::EcP521 => Inner::P521(p521::SecretKey::try_generate_from_rng(&mut SysRng)?),
         };
         Ok(Self { inner })
     }
@@ -175,7 +177,7 @@ impl SigningKey {
 
     /// Reads a DER PKCS#8 `PrivateKeyInfo`; the algorithm (and curve) OIDs pick the key type.
     pub fn from_pkcs8_der(der: &[u8]) -> Result<Self, SignError> {
-        let info = PrivateKeyInfo::from_der(der).map_err(|e| SignError::Pkcs8(e.into()))?;
+        let info = PrivateKeyInfoRef::from_der(der).map_err(|e| SignError::Pkcs8(e.into()))?;
         let oid = info.algorithm.oid;
         let inner = if oid == OID_RSA_ENCRYPTION {
             Inner::Rsa(RsaPrivateKey::from_pkcs8_der(der)?.into())
@@ -383,10 +385,8 @@ impl SigningKey {
                 Ok((sig.to_bytes().to_vec(), sig.to_der().as_bytes().to_vec()))
             }
             Inner::P521(k) => {
-                let signer = p521::ecdsa::SigningKey::from_bytes(&k.to_bytes())?;
-                // p521 0.13 signs prehashes with a random nonce (no RFC 6979 for P-521 there).
                 let sig: p521::ecdsa::Signature =
-                    signer.sign_prehash_with_rng(&mut OsRng, digest)?;
+                    p521::ecdsa::SigningKey::from(k).sign_prehash(digest)?;
                 Ok((sig.to_bytes().to_vec(), sig.to_der().as_bytes().to_vec()))
             }
             Inner::Rsa(_) => Err(SignError::Ecdsa(signature::Error::new())),
@@ -394,12 +394,13 @@ impl SigningKey {
     }
 }
 
-/// RSASSA-PSS with MGF1(`D`) and salt length = output size of `D` (RFC 7518 §3.5), blinded.
+/// RSASSA-PSS with MGF1(`D`) and salt length = output size of `D` (RFC 7518 §3.5); rsa 0.10
+/// blinds every private-key operation.
 fn pss<D>(key: &RsaPrivateKey, message: &[u8]) -> Vec<u8>
 where
     D: sha2::Digest + sha2::digest::FixedOutputReset,
 {
-    rsa::pss::BlindedSigningKey::<D>::new(key.clone())
-        .sign_with_rng(&mut OsRng, message)
+    rsa::pss::SigningKey::<D>::new(key.clone())
+        .sign_with_rng(&mut UnwrapErr(SysRng), message)
         .to_vec()
 }

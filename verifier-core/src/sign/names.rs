@@ -8,7 +8,7 @@
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 
-use der::asn1::{Any, SetOfVec};
+use der::asn1::Any;
 use der::Tag;
 use spki::ObjectIdentifier;
 use x509_cert::attr::AttributeTypeAndValue;
@@ -29,7 +29,7 @@ pub fn parse_name(s: &str) -> Result<Name, SignError> {
     };
     let mut rdns = Vec::new();
     if s.trim().is_empty() {
-        return Ok(RdnSequence(rdns));
+        return Ok(Name::default());
     }
     for part in split_unescaped(s) {
         let part = part.trim();
@@ -51,10 +51,11 @@ pub fn parse_name(s: &str) -> Result<Name, SignError> {
         };
         let any = Any::new(tag, value.as_bytes()).map_err(SignError::Der)?;
         let atv = AttributeTypeAndValue { oid, value: any };
-        let set = SetOfVec::try_from([atv]).map_err(SignError::Der)?;
-        rdns.push(RelativeDistinguishedName(set));
+        rdns.push(RelativeDistinguishedName::try_from(alloc::vec![atv]).map_err(SignError::Der)?);
     }
-    Ok(RdnSequence(rdns))
+    // `hazmat_from_rdn_sequence` is x509-cert's door for names whose string types the caller
+    // chose, which this parser does on purpose (PrintableString where it fits, as Go does).
+    Ok(Name::hazmat_from_rdn_sequence(RdnSequence::from(rdns)))
 }
 
 enum Kind {
@@ -115,7 +116,7 @@ mod tests {
     #[test]
     fn written_order_is_der_order() {
         let n = parse_name("C=US, ST=WA, L=Seattle, O=Notary, CN=demo").unwrap();
-        assert_eq!(n.0.len(), 5);
+        assert_eq!(n.len(), 5);
         // x509-cert displays RFC 4514 style (last RDN first).
         assert_eq!(n.to_string(), "CN=demo,O=Notary,L=Seattle,ST=WA,C=US");
         assert!(n.to_der().is_ok());
@@ -124,9 +125,10 @@ mod tests {
     #[test]
     fn escapes_and_utf8() {
         let n = parse_name(r"O=Acme\, Inc., CN=Zoë").unwrap();
-        assert_eq!(n.0[0].0.get(0).unwrap().value.tag(), Tag::PrintableString);
-        assert_eq!(n.0[1].0.get(0).unwrap().value.tag(), Tag::Utf8String);
-        assert_eq!(n.0[0].0.get(0).unwrap().value.value(), b"Acme, Inc.");
+        let values: Vec<_> = n.iter().map(|atv| &atv.value).collect();
+        assert_eq!(values[0].tag(), Tag::PrintableString);
+        assert_eq!(values[1].tag(), Tag::Utf8String);
+        assert_eq!(values[0].value(), b"Acme, Inc.");
     }
 
     #[test]
@@ -134,6 +136,6 @@ mod tests {
         assert!(parse_name("CN").is_err());
         assert!(parse_name("XX=1").is_err());
         assert!(parse_name("CN=").is_err());
-        assert!(parse_name("").unwrap().0.is_empty());
+        assert!(parse_name("").unwrap().is_empty());
     }
 }

@@ -38,7 +38,7 @@ fn verify_raw(key: &SigningKey, alg: SignatureAlgorithm, msg: &[u8], sig: &[u8])
     let spki = key.public_key_der().unwrap();
     match alg {
         Ps256 | Ps384 | Ps512 => {
-            let public = rsa::RsaPublicKey::from_public_key_der(&spki).unwrap();
+            let public = rsa::PublicKey::from_public_key_der(&spki).unwrap();
             let Ok(sig) = rsa::pss::Signature::try_from(sig) else {
                 return false;
             };
@@ -157,7 +157,7 @@ fn pss_salt_is_the_hash_length() {
     let key = rsa_key(2048);
     let msg = b"m";
     let sig = key.sign_raw(Ps256, msg).unwrap();
-    let public = rsa::RsaPublicKey::from_public_key_der(&key.public_key_der().unwrap()).unwrap();
+    let public = rsa::PublicKey::from_public_key_der(&key.public_key_der().unwrap()).unwrap();
     let sig = rsa::pss::Signature::try_from(sig.as_slice()).unwrap();
     for (salt, ok) in [(32, true), (20, false), (64, false)] {
         let vk = rsa::pss::VerifyingKey::<sha2::Sha256>::new_with_salt_len(public.clone(), salt);
@@ -337,8 +337,8 @@ fn parse(der: &[u8]) -> Certificate {
 
 fn extension<'a>(cert: &'a Certificate, oid: &str) -> Option<&'a x509_cert::ext::Extension> {
     let oid = spki::ObjectIdentifier::new_unwrap(oid);
-    cert.tbs_certificate
-        .extensions
+    cert.tbs_certificate()
+        .extensions()
         .as_ref()?
         .iter()
         .find(|e| e.extn_id == oid)
@@ -347,11 +347,11 @@ fn extension<'a>(cert: &'a Certificate, oid: &str) -> Option<&'a x509_cert::ext:
 /// Checks `child`'s signature with `issuer`'s public key (PKCS#1 v1.5 SHA-256, or ECDSA with
 /// the curve's hash: the defaults of `CertificateSpec`).
 fn issuer_signed(child: &Certificate, issuer_key: &SigningKey) -> bool {
-    let tbs = child.tbs_certificate.to_der().unwrap();
-    let sig = child.signature.raw_bytes();
+    let tbs = child.tbs_certificate().to_der().unwrap();
+    let sig = child.signature().raw_bytes();
     let spki = issuer_key.public_key_der().unwrap();
     if issuer_key.is_rsa() {
-        let public = rsa::RsaPublicKey::from_public_key_der(&spki).unwrap();
+        let public = rsa::PublicKey::from_public_key_der(&spki).unwrap();
         let Ok(sig) = rsa::pkcs1v15::Signature::try_from(sig) else {
             return false;
         };
@@ -383,23 +383,23 @@ fn test_certificate_is_like_notations() {
         let key = SigningKey::from_pkcs8_pem(&key_pem).unwrap();
         let der = pem_decode_certificates(&cert_pem).unwrap().remove(0);
         let cert = parse(&der);
-        let tbs = &cert.tbs_certificate;
+        let tbs = &cert.tbs_certificate();
         assert_eq!(
-            tbs.subject.to_string(),
+            tbs.subject().to_string(),
             "CN=demo,O=Notary,L=Seattle,ST=WA,C=US"
         );
-        assert_eq!(tbs.issuer, tbs.subject);
-        assert_eq!(tbs.version, x509_cert::certificate::Version::V3);
+        assert_eq!(tbs.issuer(), tbs.subject());
+        assert_eq!(tbs.version(), x509_cert::certificate::Version::V3);
         assert_eq!(
-            tbs.validity.not_before.to_unix_duration().as_secs(),
+            tbs.validity().not_before.to_unix_duration().as_secs(),
             1_764_300_000
         );
         assert_eq!(
-            tbs.validity.not_after.to_unix_duration().as_secs(),
+            tbs.validity().not_after.to_unix_duration().as_secs(),
             1_764_300_000 + 365 * 86400
         );
-        assert_eq!(tbs.serial_number.as_bytes().len(), 16);
-        assert!(tbs.serial_number.as_bytes()[0] & 0x80 == 0);
+        assert_eq!(tbs.serial_number().as_bytes().len(), 16);
+        assert!(tbs.serial_number().as_bytes()[0] & 0x80 == 0);
 
         let ku = extension(&cert, "2.5.29.15").expect("keyUsage");
         assert!(ku.critical);
@@ -416,7 +416,7 @@ fn test_certificate_is_like_notations() {
             extension(&cert, "2.5.29.19").is_none(),
             "notation writes no basicConstraints"
         );
-        assert_eq!(tbs.extensions.as_ref().unwrap().len(), 2);
+        assert_eq!(tbs.extensions().as_ref().unwrap().len(), 2);
 
         assert!(issuer_signed(&cert, &key), "{key_type:?} self-signature");
         // And the key signs envelopes for its certificate.
@@ -463,15 +463,15 @@ fn certificate_spec_knobs() {
 
     let r = parse(&root.der);
     assert_eq!(
-        r.tbs_certificate
-            .validity
+        r.tbs_certificate()
+            .validity()
             .not_after
             .to_unix_duration()
             .as_secs(),
         2_600_000_000
     );
     assert!(matches!(
-        r.tbs_certificate.validity.not_after,
+        r.tbs_certificate().validity().not_after,
         x509_cert::time::Time::GeneralTime(_)
     ));
     let bc = extension(&r, "2.5.29.19").unwrap();
@@ -487,11 +487,11 @@ fn certificate_spec_knobs() {
     assert!(extension(&r, "2.5.29.37").is_none());
 
     let l = parse(&leaf.der);
-    assert_eq!(l.tbs_certificate.issuer, r.tbs_certificate.subject);
-    assert_eq!(l.tbs_certificate.serial_number.as_bytes(), [0x01, 0x02]);
+    assert_eq!(l.tbs_certificate().issuer(), r.tbs_certificate().subject());
+    assert_eq!(l.tbs_certificate().serial_number().as_bytes(), [0x01, 0x02]);
     // A P-384 issuer signs with SHA-384 by default.
     assert_eq!(
-        l.tbs_certificate.signature.oid.to_string(),
+        l.tbs_certificate().signature().oid.to_string(),
         "1.2.840.10045.4.3.3"
     );
     assert!(issuer_signed(&l, &root.key));
@@ -529,10 +529,10 @@ fn certificate_spec_knobs() {
         .unwrap();
     let w = parse(&weak.der);
     assert_eq!(
-        w.signature_algorithm.oid.to_string(),
+        w.signature_algorithm().oid.to_string(),
         "1.2.840.113549.1.1.5"
     );
-    assert!(w.tbs_certificate.extensions.is_none());
+    assert!(w.tbs_certificate().extensions().is_none());
 }
 
 #[test]

@@ -88,7 +88,7 @@ pub fn check_no_unknown_critical_extensions(
 pub fn check_issuance(chain: &[CertificateView<'_>], root_is_anchor: bool) -> Result<(), Error> {
     for index in 0..chain.len() - 1 {
         let (cert, issuer) = (&chain[index], &chain[index + 1]);
-        if cert.cert.tbs_certificate.issuer != issuer.cert.tbs_certificate.subject {
+        if cert.cert.tbs_certificate().issuer() != issuer.cert.tbs_certificate().subject() {
             return Err(Error::ChainOrder { index });
         }
         if !cert.is_signed_by(issuer) {

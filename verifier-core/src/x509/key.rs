@@ -9,8 +9,8 @@ use alloc::vec::Vec;
 
 use der::asn1::ObjectIdentifier;
 use der::Decode;
-use rsa_verify::traits::PublicKeyParts;
-use rsa_verify::{BoxedUint, PublicKey as RsaPublicKey};
+use rsa::traits::PublicKeyParts;
+use rsa::{BoxedUint, PublicKey as RsaPublicKey};
 use sha2::{Digest, Sha256, Sha384, Sha512};
 use signature::hazmat::PrehashVerifier;
 use spki::SubjectPublicKeyInfoOwned;
@@ -185,14 +185,12 @@ impl PublicKey {
         }
         let ok = match (&self.kind, alg) {
             (KeyKind::Rsa { key, .. }, Ps256) => {
-                verify_pss::<rsa_verify::sha2::Sha256>(key, message, signature)
+                verify_pss::<sha2::Sha256>(key, message, signature)
             }
             (KeyKind::Rsa { key, .. }, Ps384) => {
-                verify_pss::<rsa_verify::sha2::Sha384>(key, message, signature)
+                verify_pss::<sha2::Sha384>(key, message, signature)
             }
-            (KeyKind::Rsa { key, .. }, _) => {
-                verify_pss::<rsa_verify::sha2::Sha512>(key, message, signature)
-            }
+            (KeyKind::Rsa { key, .. }, _) => verify_pss::<sha2::Sha512>(key, message, signature),
             (KeyKind::P256(key), _) => p256::ecdsa::Signature::from_slice(signature)
                 .is_ok_and(|sig| key.verify_prehash(&Sha256::digest(message), &sig).is_ok()),
             (KeyKind::P384(key), _) => p384::ecdsa::Signature::from_slice(signature)
@@ -218,7 +216,7 @@ impl PublicKey {
         let digest = hash.digest(tbs);
         match &self.kind {
             KeyKind::Rsa { key, .. } => {
-                use rsa_verify::{sha2, Pkcs1v15Sign};
+                use rsa::Pkcs1v15Sign;
                 let scheme = match hash {
                     Hash::Sha256 => Pkcs1v15Sign::new::<sha2::Sha256>(),
                     Hash::Sha384 => Pkcs1v15Sign::new::<sha2::Sha384>(),
@@ -252,16 +250,12 @@ pub enum JwsSignatureError {
 /// only PSS parameters).
 fn verify_pss<D>(key: &RsaPublicKey, message: &[u8], signature: &[u8]) -> bool
 where
-    D: rsa_verify::sha2::Digest + rsa_verify::sha2::digest::FixedOutputReset,
+    D: sha2::Digest + sha2::digest::FixedOutputReset,
 {
     let digest = D::digest(message);
-    let salt_len = <D as rsa_verify::sha2::Digest>::output_size();
-    key.verify(
-        rsa_verify::Pss::<D>::new_with_salt(salt_len),
-        &digest,
-        signature,
-    )
-    .is_ok()
+    let salt_len = <D as sha2::Digest>::output_size();
+    key.verify(rsa::Pss::<D>::new_with_salt(salt_len), &digest, signature)
+        .is_ok()
 }
 
 /// A PKCS#1 `RSAPublicKey`. Small moduli parse, so that the algorithm rules (2048/3072/4096

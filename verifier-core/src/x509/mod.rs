@@ -59,7 +59,7 @@ impl<'a> CertificateView<'a> {
     pub fn parse(der: &'a [u8]) -> Result<Self, String> {
         let cert = Certificate::from_der(der).map_err(|e| alloc::format!("{e}"))?;
         let tbs_der = tbs_bytes(der).map_err(|e| alloc::format!("{e}"))?;
-        let validity = &cert.tbs_certificate.validity;
+        let validity = &cert.tbs_certificate().validity();
         let not_before = unix(validity.not_before.to_unix_duration());
         let not_after = unix(validity.not_after.to_unix_duration());
 
@@ -68,7 +68,7 @@ impl<'a> CertificateView<'a> {
         let mut extended_key_usage = None;
         let mut unknown_critical = Vec::new();
         let mut seen: Vec<ObjectIdentifier> = Vec::new();
-        for ext in cert.tbs_certificate.extensions.iter().flatten() {
+        for ext in cert.tbs_certificate().extensions().into_iter().flatten() {
             // RFC 5280 §4.2: a certificate MUST NOT include more than one instance of an extension.
             if seen.contains(&ext.extn_id) {
                 return Err(alloc::format!("extension {} appears twice", ext.extn_id));
@@ -105,7 +105,7 @@ impl<'a> CertificateView<'a> {
                 _ => {}
             }
         }
-        let public_key = PublicKey::from_spki(&cert.tbs_certificate.subject_public_key_info);
+        let public_key = PublicKey::from_spki(&cert.tbs_certificate().subject_public_key_info());
         Ok(Self {
             der,
             tbs_der,
@@ -124,9 +124,9 @@ impl<'a> CertificateView<'a> {
     /// SHA-1 and anything else are refused (signature-specification.md, "Certificate
     /// Requirements"); the inner and outer algorithm identifiers must agree (RFC 5280 §4.1.1.2).
     pub fn signature_algorithm(&self) -> Result<CertSignatureAlgorithm, String> {
-        let outer = &self.cert.signature_algorithm;
+        let outer = &self.cert.signature_algorithm();
         let oid = outer.oid;
-        if self.cert.tbs_certificate.signature != *outer {
+        if self.cert.tbs_certificate().signature() != *outer {
             return Err(alloc::format!(
                 "{oid} (tbsCertificate names another algorithm)"
             ));
@@ -152,7 +152,7 @@ impl<'a> CertificateView<'a> {
         let (Ok(alg), Ok(key)) = (self.signature_algorithm(), issuer.public_key.as_ref()) else {
             return false;
         };
-        let Some(signature) = self.cert.signature.as_bytes() else {
+        let Some(signature) = self.cert.signature().as_bytes() else {
             return false;
         };
         match alg {
@@ -168,12 +168,12 @@ impl<'a> CertificateView<'a> {
 
     /// Whether issuer and subject are the same name (DER equality).
     pub fn names_itself_as_issuer(&self) -> bool {
-        self.cert.tbs_certificate.issuer == self.cert.tbs_certificate.subject
+        self.cert.tbs_certificate().issuer() == self.cert.tbs_certificate().subject()
     }
 
     /// The subject's attributes.
     pub fn subject_attributes(&self) -> Vec<name::Attribute> {
-        name::attributes(&self.cert.tbs_certificate.subject)
+        name::attributes(&self.cert.tbs_certificate().subject())
     }
 
     /// The subject as `CN=…,O=…,ST=…,C=…`.
@@ -191,7 +191,7 @@ fn unix(d: core::time::Duration) -> Timestamp {
 fn tbs_bytes(der: &[u8]) -> der::Result<&[u8]> {
     let mut outer = SliceReader::new(der)?;
     let header = der::Header::decode(&mut outer)?;
-    let body = outer.read_slice(header.length)?;
+    let body = outer.read_slice(header.length())?;
     let mut inner = SliceReader::new(body)?;
     inner.tlv_bytes()
 }

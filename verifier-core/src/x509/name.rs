@@ -42,8 +42,8 @@ fn short_name(oid: &ObjectIdentifier) -> String {
 /// Values of string types other than UTF8, Printable, IA5, Teletex and BMP are skipped.
 pub fn attributes(name: &Name) -> Vec<Attribute> {
     let mut out = Vec::new();
-    for rdn in name.0.iter() {
-        for atv in rdn.0.iter() {
+    for rdn in name.iter_rdn() {
+        for atv in rdn.iter() {
             let bytes = atv.value.value();
             let value = match der::Tagged::tag(&atv.value) {
                 Tag::Utf8String | Tag::PrintableString | Tag::Ia5String | Tag::TeletexString => {
