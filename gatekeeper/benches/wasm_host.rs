@@ -14,14 +14,21 @@
 //! Measured (session 3, 2-core VM, rsa 0.10 for RSA): native (ring) 0.11 / 0.31 / 0.22 ms, wasm
 //! under wasmtime 1.26 / 4.40 / 7.10 ms (criterion) — 12-33x, far from the 2x goal — and the npm
 //! host 1.46 / 4.27 / 3.74 ms; instantiation 28-32 µs (goal under 1 ms: met); load 0.6 s.
-//! Instructions per verify: 11.4 / 43.1 / 63.9 M (rsa 0.9 needed 21.1 / 84.5 M for the RSA
-//! cases). Host overhead is not the gap: it is RustCrypto on wasm32 (32-bit limbs, no
-//! assembly) against ring's assembly; natively with RustCrypto (`cargo bench -p verifier-core
-//! --bench verify --no-default-features --features std`) a verify took 0.6 / 2.0 / 0.9 ms with rsa 0.9.
-//! Building the module at opt-level 3 instead of "z" (`NV2_WASM_OPT_LEVEL=3 cargo run -p xtask
-//! -- bundle`) changed no timing measurably and grew the module by half, so the bundle stays
-//! at "z". The P-256/P-384 cases are fiat-crypto field arithmetic (`fe_mul` leads the native
-//! profile); no host setting changes them.
+//! Host overhead is not the gap: it is RustCrypto on wasm32 (32-bit limbs, no assembly) against
+//! ring's assembly. Building the module at opt-level 3 instead of "z" (`NV2_WASM_OPT_LEVEL=3
+//! cargo run -p xtask -- bundle`) changed no timing measurably and grew the module by half, so
+//! the bundle stays at "z".
+//!
+//! Instructions per verify (the deterministic column) by module build; rows 2-4 in one run of
+//! session 4 (`NV2_POLICY_WASM=FILE cargo bench -p gatekeeper --bench wasm_host -- summary-only`
+//! skips criterion and prints only the summary, for any module file):
+//!
+//! | module                                                | bytes   | PS256  | PS384 chain | ES256 chain |
+//! |-------------------------------------------------------|---------|--------|-------------|-------------|
+//! | rsa 0.9, RustCrypto's 0.13 generation (session 3)     | 478,172 | 21.1 M | 84.5 M      | 63.9 M      |
+//! | rsa 0.10 for verifying only (end of session 3)        | 534,326 | 11.4 M | 43.1 M      | 63.8 M      |
+//! | all of RustCrypto's new generation (p256 0.14, …)     | 404,831 | 11.3 M | 42.9 M      | 40.3 M      |
+//! | the same with sha2's compact rounds (the bundle now)  | 388,384 | 11.4 M | 43.0 M      | 40.7 M      |
 
 #[path = "../tests/common/requests.rs"]
 mod requests;
