@@ -33,6 +33,11 @@
 //!
 //! (ES256 moves by a few tenths between runs: every run makes fresh keys, and ECDSA's work
 //! depends on the numbers.)
+//!
+//! Natively, RSA keys' Montgomery parameters are built on first use (`x509/rsa_key.rs`), so the
+//! `ring` path never builds them: callgrind instructions per native verify went from 0.97 M to
+//! 0.83 M (PS256) and 2.95 M to 2.39 M (PS384 chain); the wasm path builds each key it uses once,
+//! as before.
 
 #[path = "../tests/common/requests.rs"]
 mod requests;

@@ -9,12 +9,12 @@ use alloc::vec::Vec;
 
 use der::asn1::ObjectIdentifier;
 use der::Decode;
-use rsa::traits::PublicKeyParts;
-use rsa::{BoxedUint, PublicKey as RsaPublicKey};
+use rsa::PublicKey as RsaPublicKey;
 use sha2::{Digest, Sha256, Sha384, Sha512};
 use signature::hazmat::PrehashVerifier;
 use spki::SubjectPublicKeyInfoOwned;
 
+use super::rsa_key::RsaKey;
 use crate::alg::SignatureAlgorithm;
 
 const RSA_ENCRYPTION: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.1");
@@ -35,7 +35,7 @@ pub struct PublicKey {
 /// The key, parsed by the RustCrypto crates (which also validate it).
 #[derive(Clone)]
 pub(crate) enum KeyKind {
-    Rsa { key: RsaPublicKey, bits: usize },
+    Rsa { key: RsaKey, bits: usize },
     P256(p256::ecdsa::VerifyingKey),
     P384(p384::ecdsa::VerifyingKey),
     P521(p521::ecdsa::VerifyingKey),
@@ -80,9 +80,9 @@ impl PublicKey {
             .as_bytes()
             .ok_or_else(|| String::from("key bits are not whole bytes"))?;
         if spki.algorithm.oid == RSA_ENCRYPTION {
-            let key =
-                rsa_public_key(key_bytes).map_err(|e| alloc::format!("malformed RSA key: {e}"))?;
-            let bits = key.n().bit_width_vartime() as usize;
+            let key = RsaKey::from_pkcs1_der(key_bytes)
+                .map_err(|e| alloc::format!("malformed RSA key: {e}"))?;
+            let bits = key.bits();
             return Ok(PublicKey {
                 kind: KeyKind::Rsa { key, bits },
                 raw: key_bytes.to_vec(),
@@ -184,13 +184,15 @@ impl PublicKey {
             };
         }
         let ok = match (&self.kind, alg) {
-            (KeyKind::Rsa { key, .. }, Ps256) => {
-                verify_pss::<sha2::Sha256>(key, message, signature)
-            }
-            (KeyKind::Rsa { key, .. }, Ps384) => {
-                verify_pss::<sha2::Sha384>(key, message, signature)
-            }
-            (KeyKind::Rsa { key, .. }, _) => verify_pss::<sha2::Sha512>(key, message, signature),
+            (KeyKind::Rsa { key, .. }, Ps256) => key
+                .get()
+                .is_some_and(|k| verify_pss::<sha2::Sha256>(k, message, signature)),
+            (KeyKind::Rsa { key, .. }, Ps384) => key
+                .get()
+                .is_some_and(|k| verify_pss::<sha2::Sha384>(k, message, signature)),
+            (KeyKind::Rsa { key, .. }, _) => key
+                .get()
+                .is_some_and(|k| verify_pss::<sha2::Sha512>(k, message, signature)),
             (KeyKind::P256(key), _) => p256::ecdsa::Signature::from_slice(signature)
                 .is_ok_and(|sig| key.verify_prehash(&Sha256::digest(message), &sig).is_ok()),
             (KeyKind::P384(key), _) => p384::ecdsa::Signature::from_slice(signature)
@@ -222,7 +224,8 @@ impl PublicKey {
                     Hash::Sha384 => Pkcs1v15Sign::new::<sha2::Sha384>(),
                     Hash::Sha512 => Pkcs1v15Sign::new::<sha2::Sha512>(),
                 };
-                key.verify(scheme, &digest, signature).is_ok()
+                key.get()
+                    .is_some_and(|k| k.verify(scheme, &digest, signature).is_ok())
             }
             KeyKind::P256(key) => p256::ecdsa::Signature::from_der(signature)
                 .map(|sig| key.verify_prehash(&digest, &sig).is_ok())
@@ -256,16 +259,6 @@ where
     let salt_len = <D as sha2::Digest>::output_size();
     key.verify(rsa::Pss::<D>::new_with_salt(salt_len), &digest, signature)
         .is_ok()
-}
-
-/// A PKCS#1 `RSAPublicKey`. Small moduli parse, so that the algorithm rules (2048/3072/4096
-/// only) can name the wrong size; above 4096 bits a key is refused here (as rsa 0.9 did), which
-/// also bounds the work an attacker's certificate can cause.
-fn rsa_public_key(der: &[u8]) -> Result<RsaPublicKey, String> {
-    let parsed = pkcs1::RsaPublicKey::from_der(der).map_err(|e| alloc::format!("{e}"))?;
-    let uint = |u: der::asn1::UintRef<'_>| BoxedUint::from_be_slice_vartime(u.as_bytes());
-    RsaPublicKey::new_with_size_limits(uint(parsed.modulus), uint(parsed.public_exponent), 1..=4096)
-        .map_err(|e| alloc::format!("{e}"))
 }
 
 /// Parses a DER SubjectPublicKeyInfo (for callers holding raw bytes, such as tests).

@@ -7,6 +7,7 @@ pub mod key;
 pub mod name;
 #[cfg(feature = "ring")]
 mod native;
+mod rsa_key;
 
 use alloc::string::String;
 use alloc::vec::Vec;
