@@ -32,10 +32,10 @@ pub struct PublicKey {
     raw: Vec<u8>,
 }
 
-/// The key, parsed by the RustCrypto crates (which also validate it).
+/// The key, checked at parse (RSA by [`RsaKey`], EC by the curve crates).
 #[derive(Clone)]
 pub(crate) enum KeyKind {
-    Rsa { key: RsaKey, bits: usize },
+    Rsa(RsaKey),
     P256(p256::ecdsa::VerifyingKey),
     P384(p384::ecdsa::VerifyingKey),
     P521(p521::ecdsa::VerifyingKey),
@@ -44,7 +44,7 @@ pub(crate) enum KeyKind {
 impl core::fmt::Debug for PublicKey {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         match &self.kind {
-            KeyKind::Rsa { bits, .. } => write!(f, "RSA-{bits}"),
+            KeyKind::Rsa(key) => write!(f, "RSA-{}", key.bits()),
             KeyKind::P256(_) => f.write_str("P-256"),
             KeyKind::P384(_) => f.write_str("P-384"),
             KeyKind::P521(_) => f.write_str("P-521"),
@@ -82,9 +82,8 @@ impl PublicKey {
         if spki.algorithm.oid == RSA_ENCRYPTION {
             let key = RsaKey::from_pkcs1_der(key_bytes)
                 .map_err(|e| alloc::format!("malformed RSA key: {e}"))?;
-            let bits = key.bits();
             return Ok(PublicKey {
-                kind: KeyKind::Rsa { key, bits },
+                kind: KeyKind::Rsa(key),
                 raw: key_bytes.to_vec(),
             });
         }
@@ -125,12 +124,14 @@ impl PublicKey {
     /// with. RSA keys other than 2048, 3072 and 4096 bits have none.
     pub fn required_algorithm(&self) -> Result<SignatureAlgorithm, String> {
         match &self.kind {
-            KeyKind::Rsa { bits: 2048, .. } => Ok(SignatureAlgorithm::Ps256),
-            KeyKind::Rsa { bits: 3072, .. } => Ok(SignatureAlgorithm::Ps384),
-            KeyKind::Rsa { bits: 4096, .. } => Ok(SignatureAlgorithm::Ps512),
-            KeyKind::Rsa { bits, .. } => Err(alloc::format!(
-                "RSA-{bits} is not allowed (2048, 3072 or 4096 bits)"
-            )),
+            KeyKind::Rsa(key) => match key.bits() {
+                2048 => Ok(SignatureAlgorithm::Ps256),
+                3072 => Ok(SignatureAlgorithm::Ps384),
+                4096 => Ok(SignatureAlgorithm::Ps512),
+                bits => Err(alloc::format!(
+                    "RSA-{bits} is not allowed (2048, 3072 or 4096 bits)"
+                )),
+            },
             KeyKind::P256(_) => Ok(SignatureAlgorithm::Es256),
             KeyKind::P384(_) => Ok(SignatureAlgorithm::Es384),
             KeyKind::P521(_) => Ok(SignatureAlgorithm::Es512),
@@ -139,16 +140,17 @@ impl PublicKey {
 
     /// Whether this is an RSA key (else EC).
     pub fn is_rsa(&self) -> bool {
-        matches!(self.kind, KeyKind::Rsa { .. })
+        matches!(self.kind, KeyKind::Rsa(_))
     }
 
     /// Whether this key may appear in a chain at all: RSA of at least 2048 bits, or an allowed
     /// curve (already guaranteed by [`PublicKey::from_spki`]).
     pub fn check_strength(&self) -> Result<(), String> {
         match &self.kind {
-            KeyKind::Rsa { bits, .. } if *bits < 2048 => {
-                Err(alloc::format!("RSA-{bits} is weaker than 2048 bits"))
-            }
+            KeyKind::Rsa(key) if key.bits() < 2048 => Err(alloc::format!(
+                "RSA-{} is weaker than 2048 bits",
+                key.bits()
+            )),
             _ => Ok(()),
         }
     }
@@ -165,7 +167,7 @@ impl PublicKey {
         use SignatureAlgorithm::*;
         // The encoding is checked before any backend runs, so both report the same error.
         let expected_len = match (&self.kind, alg) {
-            (KeyKind::Rsa { key, .. }, Ps256 | Ps384 | Ps512) => key.size(),
+            (KeyKind::Rsa(key), Ps256 | Ps384 | Ps512) => key.size(),
             (KeyKind::P256(_), Es256) | (KeyKind::P384(_), Es384) | (KeyKind::P521(_), Es512) => {
                 alg.ecdsa_signature_len().unwrap_or(0)
             }
@@ -184,13 +186,13 @@ impl PublicKey {
             };
         }
         let ok = match (&self.kind, alg) {
-            (KeyKind::Rsa { key, .. }, Ps256) => key
+            (KeyKind::Rsa(key), Ps256) => key
                 .get()
                 .is_some_and(|k| verify_pss::<sha2::Sha256>(k, message, signature)),
-            (KeyKind::Rsa { key, .. }, Ps384) => key
+            (KeyKind::Rsa(key), Ps384) => key
                 .get()
                 .is_some_and(|k| verify_pss::<sha2::Sha384>(k, message, signature)),
-            (KeyKind::Rsa { key, .. }, _) => key
+            (KeyKind::Rsa(key), _) => key
                 .get()
                 .is_some_and(|k| verify_pss::<sha2::Sha512>(k, message, signature)),
             (KeyKind::P256(key), _) => p256::ecdsa::Signature::from_slice(signature)
@@ -217,7 +219,7 @@ impl PublicKey {
         }
         let digest = hash.digest(tbs);
         match &self.kind {
-            KeyKind::Rsa { key, .. } => {
+            KeyKind::Rsa(key) => {
                 use rsa::Pkcs1v15Sign;
                 let scheme = match hash {
                     Hash::Sha256 => Pkcs1v15Sign::new::<sha2::Sha256>(),

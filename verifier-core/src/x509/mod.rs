@@ -60,7 +60,7 @@ impl<'a> CertificateView<'a> {
     pub fn parse(der: &'a [u8]) -> Result<Self, String> {
         let cert = Certificate::from_der(der).map_err(|e| alloc::format!("{e}"))?;
         let tbs_der = tbs_bytes(der).map_err(|e| alloc::format!("{e}"))?;
-        let validity = &cert.tbs_certificate().validity();
+        let validity = cert.tbs_certificate().validity();
         let not_before = unix(validity.not_before.to_unix_duration());
         let not_after = unix(validity.not_after.to_unix_duration());
 

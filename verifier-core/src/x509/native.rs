@@ -19,10 +19,10 @@ pub(crate) fn verify_jws(
 ) -> Option<bool> {
     use SignatureAlgorithm::*;
     let algorithm: &dyn VerificationAlgorithm = match (kind, alg) {
-        (KeyKind::Rsa { bits, .. }, _) if *bits < 2048 => return None,
-        (KeyKind::Rsa { .. }, Ps256) => &signature::RSA_PSS_2048_8192_SHA256,
-        (KeyKind::Rsa { .. }, Ps384) => &signature::RSA_PSS_2048_8192_SHA384,
-        (KeyKind::Rsa { .. }, Ps512) => &signature::RSA_PSS_2048_8192_SHA512,
+        (KeyKind::Rsa(key), _) if key.bits() < 2048 => return None,
+        (KeyKind::Rsa(_), Ps256) => &signature::RSA_PSS_2048_8192_SHA256,
+        (KeyKind::Rsa(_), Ps384) => &signature::RSA_PSS_2048_8192_SHA384,
+        (KeyKind::Rsa(_), Ps512) => &signature::RSA_PSS_2048_8192_SHA512,
         (KeyKind::P256(_), Es256) => &signature::ECDSA_P256_SHA256_FIXED,
         (KeyKind::P384(_), Es384) => &signature::ECDSA_P384_SHA384_FIXED,
         _ => return None,
@@ -44,10 +44,10 @@ pub(crate) fn verify_certificate(
     sig: &[u8],
 ) -> Option<bool> {
     let algorithm: &dyn VerificationAlgorithm = match (kind, hash) {
-        (KeyKind::Rsa { bits, .. }, _) if *bits < 2048 => return None,
-        (KeyKind::Rsa { .. }, Hash::Sha256) => &signature::RSA_PKCS1_2048_8192_SHA256,
-        (KeyKind::Rsa { .. }, Hash::Sha384) => &signature::RSA_PKCS1_2048_8192_SHA384,
-        (KeyKind::Rsa { .. }, Hash::Sha512) => &signature::RSA_PKCS1_2048_8192_SHA512,
+        (KeyKind::Rsa(key), _) if key.bits() < 2048 => return None,
+        (KeyKind::Rsa(_), Hash::Sha256) => &signature::RSA_PKCS1_2048_8192_SHA256,
+        (KeyKind::Rsa(_), Hash::Sha384) => &signature::RSA_PKCS1_2048_8192_SHA384,
+        (KeyKind::Rsa(_), Hash::Sha512) => &signature::RSA_PKCS1_2048_8192_SHA512,
         (KeyKind::P256(_), Hash::Sha256) => &signature::ECDSA_P256_SHA256_ASN1,
         (KeyKind::P256(_), Hash::Sha384) => &signature::ECDSA_P256_SHA384_ASN1,
         (KeyKind::P384(_), Hash::Sha256) => &signature::ECDSA_P384_SHA256_ASN1,
