@@ -161,10 +161,9 @@ fn rustup_has_target() -> bool {
 
 /// sha2's compact (rolled-loop) software rounds: 15 KB less code than the unrolled ones, and
 /// hashing is a small share of a verify (kilobytes of input against big-number signature work).
-const SIZE_CFGS: &str = "--cfg sha2_backend_soft=\"compact\"";
-/// The same for the rustup route, as target-only rustflags, so host build scripts are untouched.
-const RUSTUP_RUSTFLAGS: &str =
-    "target.wasm32-unknown-unknown.rustflags=[\"--cfg\", \"sha2_backend_soft=\\\"compact\\\"\"]";
+/// Given as target-only rustflags on the rustup route (host build scripts stay untouched) and
+/// inside RUSTFLAGS on the Debian route, where RUSTFLAGS overrides the config.
+const SHA2_COMPACT_CFG: &str = r#"sha2_backend_soft="compact""#;
 
 /// Builds the cdylib and returns the path of the linked module.
 fn build_policy_wasm(root: &Path) -> Result<PathBuf, String> {
@@ -182,6 +181,10 @@ fn build_policy_wasm(root: &Path) -> Result<PathBuf, String> {
     } else {
         format!("profile.wasm.opt-level=\"{opt_level}\"")
     };
+    let target_rustflags = format!(
+        "target.{TARGET}.rustflags=[\"--cfg\", {:?}]",
+        SHA2_COMPACT_CFG
+    );
     let common = [
         "build",
         "-p",
@@ -195,7 +198,7 @@ fn build_policy_wasm(root: &Path) -> Result<PathBuf, String> {
         "--config",
         "profile.wasm.strip=true",
         "--config",
-        RUSTUP_RUSTFLAGS,
+        &target_rustflags,
     ];
     // NV2_WASM_ROUTE=debian|rustup forces a route (to test the fallback on a machine that has
     // both); otherwise rustup's target is used when installed.
@@ -231,7 +234,7 @@ fn build_policy_wasm(root: &Path) -> Result<PathBuf, String> {
             .env("RUSTC_BOOTSTRAP", "1")
             .env(
                 "RUSTFLAGS",
-                format!("-C linker=/usr/lib/llvm-19/bin/wasm-ld {SIZE_CFGS}"),
+                format!("-C linker=/usr/lib/llvm-19/bin/wasm-ld --cfg {SHA2_COMPACT_CFG}"),
             )
             .env_remove("RUSTUP_TOOLCHAIN")
             .args(common)
