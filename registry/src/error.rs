@@ -9,7 +9,10 @@ use serde_json::json;
 
 use crate::storage::StorageError;
 
-/// The distribution-spec error codes (plus `UNKNOWN` for internal errors).
+/// The distribution-spec error codes, plus `UNKNOWN` for internal errors and
+/// `TAG_INVALID`, one of the legacy Docker codes the spec says clients may
+/// encounter ("Legacy Docker support error codes"), for a malformed tag in a
+/// write's URL.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Code {
     BlobUnknown,
@@ -22,6 +25,7 @@ pub enum Code {
     NameInvalid,
     NameUnknown,
     SizeInvalid,
+    TagInvalid,
     Unauthorized,
     Denied,
     Unsupported,
@@ -44,6 +48,7 @@ impl Code {
             NameInvalid => ("NAME_INVALID", StatusCode::BAD_REQUEST),
             NameUnknown => ("NAME_UNKNOWN", StatusCode::NOT_FOUND),
             SizeInvalid => ("SIZE_INVALID", StatusCode::BAD_REQUEST),
+            TagInvalid => ("TAG_INVALID", StatusCode::BAD_REQUEST),
             Unauthorized => ("UNAUTHORIZED", StatusCode::UNAUTHORIZED),
             Denied => ("DENIED", StatusCode::FORBIDDEN),
             Unsupported => ("UNSUPPORTED", StatusCode::METHOD_NOT_ALLOWED),

@@ -299,8 +299,20 @@ async fn bad_names_and_paths() {
             "{path}"
         );
     }
+    // No manifest can have a reference that is not a tag: a read is 404, a
+    // write 400.
     let r = reg.get("/v2/ok/manifests/bad..tag%00").await;
-    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        (r.status, r.code().as_str()),
+        (StatusCode::NOT_FOUND, "MANIFEST_UNKNOWN")
+    );
+    let r = reg
+        .put_manifest("ok", "bad..tag%00", OCI_MANIFEST, b"{}")
+        .await;
+    assert_eq!(
+        (r.status, r.code().as_str()),
+        (StatusCode::BAD_REQUEST, "TAG_INVALID")
+    );
     let r = reg.get("/v2/ok/blobs/uploads/../../../../etc").await;
     assert!(r.status.is_client_error());
     let r = reg

@@ -165,6 +165,37 @@ async fn delete_tag_manifest_and_blob() {
     );
 }
 
+/// A delete names a valid tag or digest: a malformed tag is 400
+/// `TAG_INVALID`, a malformed digest 400 `DIGEST_INVALID`, and nothing is
+/// deleted.
+#[tokio::test]
+async fn delete_of_a_malformed_reference_is_400() {
+    let reg = Reg::new();
+    reg.push_blob("m", b"{}").await;
+    let body = image_manifest(&[], None, None);
+    reg.put_manifest("m", "v1", OCI_MANIFEST, &body).await;
+    for (reference, code) in [
+        (".INVALID_MANIFEST_NAME", "TAG_INVALID"),
+        ("-lead", "TAG_INVALID"),
+        ("sha256:zz", "DIGEST_INVALID"),
+    ] {
+        let r = reg
+            .req(
+                Method::DELETE,
+                &format!("/v2/m/manifests/{reference}"),
+                &[],
+                Body::empty(),
+            )
+            .await;
+        assert_eq!(
+            (r.status, r.code().as_str()),
+            (StatusCode::BAD_REQUEST, code),
+            "DELETE {reference}"
+        );
+    }
+    assert_eq!(reg.get("/v2/m/manifests/v1").await.status, StatusCode::OK);
+}
+
 #[tokio::test]
 async fn deletes_can_be_disabled() {
     let reg = Reg::with_config(Config {

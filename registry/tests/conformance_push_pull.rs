@@ -320,6 +320,74 @@ async fn manifest_push_pull_by_tag_and_digest() {
     assert_eq!(r.code(), "MANIFEST_BLOB_UNKNOWN");
 }
 
+/// References that are neither a valid tag nor a valid digest.
+fn malformed_references() -> Vec<String> {
+    vec![
+        // The suite's `nonexistentManifest`.
+        ".INVALID_MANIFEST_NAME".to_string(),
+        "-lead".to_string(),
+        "a".repeat(129),
+        "sha256:zz".to_string(),
+        "md5:d41d8cd98f00b204e9800998ecf8427e".to_string(),
+    ]
+}
+
+/// The suite's "GET/HEAD nonexistent manifest should return 404" pull
+/// `.INVALID_MANIFEST_NAME`: a reference that is no valid tag or digest names
+/// no manifest that could exist, so a read is 404 `MANIFEST_UNKNOWN` (HEAD
+/// without a body), in a repository that exists and in one that does not.
+#[tokio::test]
+async fn pull_of_a_malformed_reference_is_404_manifest_unknown() {
+    let reg = Reg::new();
+    reg.push_blob("app", b"{}").await;
+    let body = image_manifest(&[], None, None);
+    let put = reg.put_manifest("app", "v1", OCI_MANIFEST, &body).await;
+    assert_eq!(put.status, StatusCode::CREATED, "{:?}", put.body);
+    for name in ["app", "nothing-here"] {
+        for reference in malformed_references() {
+            let uri = format!("/v2/{name}/manifests/{reference}");
+            let g = reg.get(&uri).await;
+            assert_eq!(
+                (g.status, g.code().as_str()),
+                (StatusCode::NOT_FOUND, "MANIFEST_UNKNOWN"),
+                "GET {uri}"
+            );
+            let h = reg.req(Method::HEAD, &uri, &[], Body::empty()).await;
+            assert_eq!(h.status, StatusCode::NOT_FOUND, "HEAD {uri}");
+            assert!(h.body.is_empty(), "HEAD {uri} has a body: {:?}", h.body);
+        }
+    }
+}
+
+/// A push names a valid tag or digest: a malformed tag is 400 `TAG_INVALID`,
+/// a malformed digest 400 `DIGEST_INVALID`, and nothing is stored.
+#[tokio::test]
+async fn push_to_a_malformed_reference_is_400() {
+    let reg = Reg::new();
+    reg.push_blob("app", b"{}").await;
+    let body = image_manifest(&[], None, None);
+    for reference in malformed_references() {
+        let code = if reference.contains(':') {
+            "DIGEST_INVALID"
+        } else {
+            "TAG_INVALID"
+        };
+        let r = reg
+            .put_manifest("app", &reference, OCI_MANIFEST, &body)
+            .await;
+        assert_eq!(
+            (r.status, r.code().as_str()),
+            (StatusCode::BAD_REQUEST, code),
+            "PUT {reference}"
+        );
+    }
+    let d = Digest::sha256_of(&body);
+    assert_eq!(
+        reg.get(&format!("/v2/app/manifests/{d}")).await.status,
+        StatusCode::NOT_FOUND
+    );
+}
+
 #[tokio::test]
 async fn docker_schema2_manifest_and_list() {
     let reg = Reg::new();

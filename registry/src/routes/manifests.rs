@@ -17,7 +17,7 @@ fn too_large(limit: usize) -> ApiError {
 }
 
 pub async fn put(ctx: Ctx, name: &str, reference: &str) -> ApiResult<Response> {
-    let reference = Reference::parse(reference)?;
+    let reference = Reference::parse_for_write(reference)?;
     let limit = ctx.state.config.max_manifest_bytes;
     if ctx
         .header("content-length")
@@ -78,8 +78,9 @@ fn accepts(accept: &[&str], media_type: &str) -> bool {
     !listed
 }
 
+/// `GET` and `HEAD` (without a body).
 pub async fn get(ctx: Ctx, name: &str, reference: &str) -> ApiResult<Response> {
-    let reference = Reference::parse(reference)?;
+    let reference = Reference::parse_for_read(name, reference)?;
     let (digest, m) = manifests::resolve(&ctx.state, name, &reference).await?;
     let accept: Vec<&str> = ctx
         .headers
@@ -121,7 +122,7 @@ pub async fn get(ctx: Ctx, name: &str, reference: &str) -> ApiResult<Response> {
 }
 
 pub async fn delete(ctx: Ctx, name: &str, reference: &str) -> ApiResult<Response> {
-    let reference = Reference::parse(reference)?;
+    let reference = Reference::parse_for_write(reference)?;
     manifests::delete(&ctx.state, name, &reference).await?;
     Ok(StatusCode::ACCEPTED.into_response())
 }

@@ -19,12 +19,28 @@ pub enum Reference {
 }
 
 impl Reference {
-    pub fn parse(s: &str) -> ApiResult<Reference> {
+    /// The reference of a write (`PUT`, `DELETE`): one with a `:` must be a
+    /// digest (400 `DIGEST_INVALID`), any other a tag (400 `TAG_INVALID`).
+    pub fn parse_for_write(s: &str) -> ApiResult<Reference> {
         if s.contains(':') {
             return Ok(Reference::Digest(crate::routes::parse_digest(s)?));
         }
-        validate_tag(s).map_err(|e| ApiError::new(Code::ManifestInvalid, e.to_string()))?;
+        validate_tag(s).map_err(|e| ApiError::new(Code::TagInvalid, e.to_string()))?;
         Ok(Reference::Tag(s.to_string()))
+    }
+
+    /// The reference of a read (`GET`, `HEAD`). One that is neither a valid
+    /// digest nor a valid tag names no manifest that could exist, so it is
+    /// 404 `MANIFEST_UNKNOWN` like any other missing manifest: the spec's
+    /// "Pulling manifests" answers a manifest not found with 404, and its
+    /// endpoint table (end-3) gives `GET`/`HEAD` no other failure status.
+    pub fn parse_for_read(name: &str, s: &str) -> ApiResult<Reference> {
+        Reference::parse_for_write(s).map_err(|e| {
+            ApiError::new(
+                Code::ManifestUnknown,
+                format!("manifest unknown to {name}: {}", e.message),
+            )
+        })
     }
 }
 
