@@ -3,6 +3,7 @@
 # - the wasm32 target (rustup), else Debian's rustc-web + rust-web-src + lld-19 (build-std route)
 # - OpenSSL headers for the josekit cross-check (a dev-dependency); binaryen's wasm-opt
 # - npm's @open-policy-agent/opa-wasm (scripts/npm-setup.sh)
+# - OPA's own engine as a C library (scripts/opa-setup.sh)
 # - the registry interop peers (scripts/registry-peers.sh)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -30,6 +31,9 @@ apt_install binaryen
 
 # The official OPA Wasm host for the differential test.
 bash scripts/npm-setup.sh
+
+# OPA's own engine: every shipped Rego file must compile and pass its tests under it.
+bash scripts/opa-setup.sh
 
 if [ -x scripts/registry-peers.sh ] || [ -f scripts/registry-peers.sh ]; then
   bash scripts/registry-peers.sh

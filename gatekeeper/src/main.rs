@@ -44,7 +44,7 @@ enum PolicyCommand {
         /// Verify natively instead of through the bundle's policy.wasm.
         #[arg(long)]
         native: bool,
-        /// The query, e.g. `data.notary.allow`.
+        /// The query, e.g. `data.notary.policy.allow`.
         query: String,
     },
     /// Run every `test_*` rule of the `*_test.rego` files under DIR, like `opa test DIR`.

@@ -121,11 +121,23 @@ fn policy_eval_denies_an_image_whose_registry_is_down() {
         "input.json",
         &json!({"image": format!("{host}/apps/web:v1")}).to_string(),
     );
-    let out = native_eval(&["--data", &data, "--input", &input, "data.notary.allow"]);
+    let out = native_eval(&[
+        "--data",
+        &data,
+        "--input",
+        &input,
+        "data.notary.policy.allow",
+    ]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(stdout(&out).trim(), "false");
 
-    let out = native_eval(&["--data", &data, "--input", &input, "data.notary.deny"]);
+    let out = native_eval(&[
+        "--data",
+        &data,
+        "--input",
+        &input,
+        "data.notary.policy.deny",
+    ]);
     assert!(out.status.success(), "{}", stderr(&out));
     let deny: Vec<String> = serde_json::from_slice(&out.stdout).expect("deny as JSON");
     assert!(
@@ -140,11 +152,11 @@ fn policy_eval_answers_expressions_and_undefined() {
     let dir = Scratch::new("expr");
     let input = dir.write("input.json", r#"{"image": "registry.example:5000/a/b:v1"}"#);
     let eval = |query: &str| native_eval(&["--input", &input, query]);
-    let out = eval("data.notary.parse_reference(input.image).repository");
+    let out = eval("data.notary.policy.parse_reference(input.image).repository");
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(stdout(&out).trim(), "\"a/b\"");
 
-    let out = eval("data.notary.no_such_rule");
+    let out = eval("data.notary.policy.no_such_rule");
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(stdout(&out).trim(), "undefined");
 }
@@ -185,11 +197,11 @@ fn bad_input_is_a_clear_error_with_exit_2() {
     let empty = dir.0.to_str().unwrap();
     let cases = [
         (
-            native_eval(&["--data", &not_json, "data.notary.allow"]),
+            native_eval(&["--data", &not_json, "data.notary.policy.allow"]),
             format!("{not_json} is not JSON"),
         ),
         (
-            native_eval(&["--input", missing, "data.notary.allow"]),
+            native_eval(&["--input", missing, "data.notary.policy.allow"]),
             format!("reading {missing}"),
         ),
         (
@@ -199,7 +211,7 @@ fn bad_input_is_a_clear_error_with_exit_2() {
                 "eval",
                 "--bundle",
                 "rego/notary",
-                "data.notary.allow",
+                "data.notary.policy.allow",
             ]),
             "policy.wasm".to_string(),
         ),
@@ -210,7 +222,7 @@ fn bad_input_is_a_clear_error_with_exit_2() {
                 "--native",
                 "--bundle",
                 empty,
-                "data.notary.allow",
+                "data.notary.policy.allow",
             ]),
             "holds no .rego file".to_string(),
         ),

@@ -2,17 +2,24 @@
 # found through the registry's referrers API, verifies under the configured trust policy.
 #
 #   input:  {"image": "registry/repo:tag"} or {"images": [...]}
+#   rules:  data.notary.policy.allow (true only when nothing is denied),
+#           data.notary.policy.deny (messages naming image and reason),
+#           data.notary.policy.results (image -> verification report)
 #   data.notary.config: {"trustPolicy": {...}, "trustStores": {"ca:name": ["-----BEGIN…"]},
 #                        "registries": {...} (see registry.rego),
 #                        "maxReferrerPages": 8, "maxSignatures": 32, "timeout": "10s"}
 #                       (optional limits: more referrer pages than allowed is a deny)
-#   rules:  allow (true only when nothing is denied), deny (messages naming image and reason),
-#           results (image -> verification report)
+#
+# The bundle's roots are notary/policy and notary/verify; the configuration sits beside them, so a
+# bundle never owns (and OPA never erases) it. Give it to OPA in any of three ways:
+#   opa eval -b bundle.tar.gz -d config.json ...   (config.json: {"notary": {"config": {...}}})
+#   opa run -s -b bundle.tar.gz, then PUT /v1/data/notary/config with the bare {...}
+#   a second bundle whose .manifest has "roots": ["notary/config"] and /notary/config/data.json
 #
 # Verification itself is the wasm module's entrypoint notary/verify (data.notary.verify), called
 # with the Contract 1 request as its input. Every failure — registry errors, no signature, an
 # undefined result — is a deny: the policy fails closed.
-package notary
+package notary.policy
 
 import rego.v1
 

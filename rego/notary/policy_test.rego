@@ -3,11 +3,11 @@
 #
 # The mocked http.send functions use literals only: regorus resolves rule names inside a mocked
 # function body against the calling package when `with data…` is also in effect.
-package notary_test
+package notary.policy_test
 
 import rego.v1
 
-import data.notary
+import data.notary.policy
 
 # sha256 of the envelope bytes {"fake":1}
 envelope_digest := "sha256:76d3260074523ea900d7ffd1011cc9e5cd1dbbe8db071e7f29891ba50e1053e2"
@@ -56,19 +56,19 @@ mock_tag_schema(req) := {"status_code": 404, "headers": {}} if {
 	"size": 424, "artifactType": "application/vnd.cncf.notary.signature",
 }]}} if {
 	req.url == "https://registry.test/v2/app/manifests/sha256-1111111111111111111111111111111111111111111111111111111111111111"
-} else := data.notary_test.mock_registry(req)
+} else := data.notary.policy_test.mock_registry(req)
 
 # Two pages: the first (an SBoM only) links to the second, which holds the signature.
 mock_paged(req) := {"status_code": 200, "headers": {"link": ["</v2/app/referrers/page2>; rel=\"next\""]}, "body": {"manifests": [{"digest": "sha256:00", "artifactType": "application/spdx+json"}]}} if {
 	startswith(req.url, "https://registry.test/v2/app/referrers/sha256:")
-} else := data.notary_test.mock_registry(object.union(req, {"url": "https://registry.test/v2/app/referrers/sha256:1111111111111111111111111111111111111111111111111111111111111111?artifactType=application%2Fvnd.cncf.notary.signature"})) if {
+} else := data.notary.policy_test.mock_registry(object.union(req, {"url": "https://registry.test/v2/app/referrers/sha256:1111111111111111111111111111111111111111111111111111111111111111?artifactType=application%2Fvnd.cncf.notary.signature"})) if {
 	req.url == "https://registry.test/v2/app/referrers/page2"
-} else := data.notary_test.mock_registry(req)
+} else := data.notary.policy_test.mock_registry(req)
 
 # Pages that never end.
 mock_endless(req) := {"status_code": 200, "headers": {"link": ["</v2/app/referrers/next>; rel=\"next\""]}, "body": {"manifests": []}} if {
 	contains(req.url, "/referrers/")
-} else := data.notary_test.mock_registry(req)
+} else := data.notary.policy_test.mock_registry(req)
 
 # A first page whose next link points at another host.
 mock_foreign_link(req) := {"status_code": 200, "headers": {"link": ["<https://elsewhere.test/v2/app/referrers/page2>; rel=\"next\""]}, "body": {"manifests": []}} if {
@@ -79,19 +79,19 @@ mock_foreign_link(req) := {"status_code": 200, "headers": {"link": ["<https://el
 	"size": 424, "artifactType": "application/vnd.cncf.notary.signature",
 }]}} if {
 	startswith(req.url, "https://elsewhere.test/")
-} else := data.notary_test.mock_registry(req)
+} else := data.notary.policy_test.mock_registry(req)
 
 # A registry whose image has no referrers at all.
 mock_unsigned(req) := {"status_code": 200, "headers": {}, "body": {"manifests": []}} if {
 	contains(req.url, "/referrers/")
-} else := data.notary_test.mock_registry(req)
+} else := data.notary.policy_test.mock_registry(req)
 
 mock_down(_) := {"status_code": 0, "error": {"message": "connection refused"}}
 
 # The envelope blob does not hash to its digest.
 mock_tampered(req) := {"status_code": 200, "headers": {}, "raw_body": `{"fake":2}`} if {
 	endswith(req.url, "sha256:76d3260074523ea900d7ffd1011cc9e5cd1dbbe8db071e7f29891ba50e1053e2")
-} else := data.notary_test.mock_registry(req)
+} else := data.notary.policy_test.mock_registry(req)
 
 verified := {"verified": true, "errors": [], "signatures": []}
 
@@ -103,48 +103,48 @@ test_fixture_digests_are_consistent if {
 }
 
 test_reference_parsing if {
-	r := notary.parse_reference("localhost:5000/team/app:1.0")
+	r := policy.parse_reference("localhost:5000/team/app:1.0")
 	r.registry == "localhost:5000"
 	r.repository == "team/app"
 	r.tag == "1.0"
 	r.fqrn == "localhost:5000/team/app"
-	d := notary.parse_reference(sprintf("r.io/app@%s", [subject_digest]))
+	d := policy.parse_reference(sprintf("r.io/app@%s", [subject_digest]))
 	d.digest == subject_digest
 	d.tag == ""
-	not notary.parse_reference("app:latest")
-	not notary.parse_reference("r.io/app")
-	not notary.parse_reference("r.io/App:1")
+	not policy.parse_reference("app:latest")
+	not policy.parse_reference("r.io/app")
+	not policy.parse_reference("r.io/App:1")
 }
 
 test_signed_image_is_allowed if {
-	notary.allow with input as {"image": image}
+	policy.allow with input as {"image": image}
 		with data.notary.config as fixture_config
 		with http.send as mock_registry
 		with data.notary.verify as verified
 }
 
 test_rejected_signature_is_denied_with_its_reason if {
-	denies := notary.deny with input as {"image": image}
+	denies := policy.deny with input as {"image": image}
 		with data.notary.config as fixture_config
 		with http.send as mock_registry
 		with data.notary.verify as rejected
 	some msg in denies
 	contains(msg, image)
 	contains(msg, "authenticity")
-	not notary.allow with input as {"image": image}
+	not policy.allow with input as {"image": image}
 		with data.notary.config as fixture_config
 		with http.send as mock_registry
 		with data.notary.verify as rejected
 }
 
 test_unsigned_image_is_denied if {
-	denies := notary.deny with input as {"image": image}
+	denies := policy.deny with input as {"image": image}
 		with data.notary.config as fixture_config
 		with http.send as mock_unsigned
 		with data.notary.verify as verified
 	some msg in denies
 	contains(msg, "no signature found")
-	missing := notary.deny with input as {"image": "registry.test/missing:v1"}
+	missing := policy.deny with input as {"image": "registry.test/missing:v1"}
 		with data.notary.config as fixture_config
 		with http.send as mock_registry
 		with data.notary.verify as verified
@@ -153,7 +153,7 @@ test_unsigned_image_is_denied if {
 }
 
 test_registry_down_is_denied if {
-	denies := notary.deny with input as {"image": image}
+	denies := policy.deny with input as {"image": image}
 		with data.notary.config as fixture_config
 		with http.send as mock_down
 		with data.notary.verify as verified
@@ -162,21 +162,21 @@ test_registry_down_is_denied if {
 }
 
 test_tag_schema_fallback_finds_signatures if {
-	notary.allow with input as {"image": image}
+	policy.allow with input as {"image": image}
 		with data.notary.config as fixture_config
 		with http.send as mock_tag_schema
 		with data.notary.verify as verified
 }
 
 test_pagination_is_followed if {
-	notary.allow with input as {"image": image}
+	policy.allow with input as {"image": image}
 		with data.notary.config as fixture_config
 		with http.send as mock_paged
 		with data.notary.verify as verified
 }
 
 test_endless_pagination_is_denied if {
-	denies := notary.deny with input as {"image": image}
+	denies := policy.deny with input as {"image": image}
 		with data.notary.config as fixture_config
 		with http.send as mock_endless
 		with data.notary.verify as verified
@@ -185,7 +185,7 @@ test_endless_pagination_is_denied if {
 }
 
 test_pagination_never_leaves_the_registry if {
-	denies := notary.deny with input as {"image": image}
+	denies := policy.deny with input as {"image": image}
 		with data.notary.config as fixture_config
 		with http.send as mock_foreign_link
 		with data.notary.verify as verified
@@ -194,7 +194,7 @@ test_pagination_never_leaves_the_registry if {
 }
 
 test_envelope_not_matching_its_digest_is_denied if {
-	denies := notary.deny with input as {"image": image}
+	denies := policy.deny with input as {"image": image}
 		with data.notary.config as fixture_config
 		with http.send as mock_tampered
 		with data.notary.verify as rejected
@@ -203,7 +203,7 @@ test_envelope_not_matching_its_digest_is_denied if {
 }
 
 test_missing_trust_policy_is_denied if {
-	denies := notary.deny with input as {"image": image}
+	denies := policy.deny with input as {"image": image}
 		with data.notary.config as {}
 		with http.send as mock_registry
 		with data.notary.verify as verified
@@ -212,12 +212,12 @@ test_missing_trust_policy_is_denied if {
 }
 
 test_no_image_is_denied if {
-	not notary.allow with input as {}
-	count(notary.deny) == 1 with input as {}
+	not policy.allow with input as {}
+	count(policy.deny) == 1 with input as {}
 }
 
 test_bad_reference_is_denied if {
-	denies := notary.deny with input as {"images": ["not-a-reference"]} with data.notary.config as fixture_config
+	denies := policy.deny with input as {"images": ["not-a-reference"]} with data.notary.config as fixture_config
 	some msg in denies
 	contains(msg, "not a fully qualified reference")
 }

@@ -5,7 +5,7 @@
 #   {"localhost:5000": {"scheme": "http", "username": "u", "password": "p",
 #                       "tls_insecure_skip_verify": false}}
 # Unlisted registries use https without credentials.
-package notary
+package notary.policy
 
 import rego.v1
 
@@ -25,7 +25,12 @@ max_referrer_pages := object.get(config, "maxReferrerPages", 8)
 # How many signature envelopes are fetched and verified per image.
 max_signatures := object.get(config, "maxSignatures", 32)
 
-config := object.get(data, ["notary", "config"], {})
+# The configuration lives outside the bundle's roots (notary/policy, notary/verify), so that a
+# bundle activation never erases it; it is read by its own path: reading `data` as a whole would
+# make every rule that depends on it depend on itself in OPA's compiler.
+default config := {}
+
+config := data.notary.config
 
 reference_pattern := `^([^/]+)/([a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*)(?::([A-Za-z0-9_][A-Za-z0-9_.-]{0,127}))?(?:@(sha256:[a-f0-9]{64}))?$`
 

@@ -1,9 +1,13 @@
 //! Support for nv2's end-to-end tests: registries on loopback (ours in-process, and CNCF
 //! distribution as a child process), an OCI pusher that keeps the referrers tag schema up to date
-//! where there is no referrers API, and a signer.
+//! where there is no referrers API, a signer, OPA's own engine in-process, and the notary policy
+//! loaded into either Rego engine (regorus or OPA) for differential runs.
 
+pub mod bundle;
 pub mod distribution;
 pub mod oci;
+pub mod opa;
+pub mod policy;
 pub mod registry;
 pub mod signer;
 

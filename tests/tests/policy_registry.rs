@@ -1,69 +1,87 @@
-//! The notary Rego policy against real registries on loopback, evaluated by regorus with
-//! `data.notary.verify` answered by `policy.wasm` under the wasmtime host (what OPA would run).
+//! The notary Rego policy against real registries on loopback, evaluated by regorus and by OPA's
+//! own engine side by side (real `http.send` in both), with `data.notary.verify` answered by
+//! `policy.wasm` under the wasmtime host. Every query must give the same answer in both engines.
 
-use std::sync::Arc;
-
-use gatekeeper::rego::{RegoPolicy, Verifier};
-use gatekeeper::PolicyModule;
 use nv2_e2e::distribution::Distribution;
 use nv2_e2e::oci::Pusher;
+use nv2_e2e::policy::{opa_available, verifier, Engine, NotaryPolicy};
 use nv2_e2e::registry::LocalRegistry;
 use nv2_e2e::signer::Signer;
 use nv2_e2e::{require, workspace_root};
 use serde_json::{json, Value};
 
-/// The wasm verifier when `make bundle` has run, else the native one (or a failure when peers are
-/// required).
-fn verifier() -> Verifier {
-    let path = workspace_root().join("dist/bundle/policy.wasm");
-    match require(
-        path.exists().then_some(()),
-        "dist/bundle/policy.wasm is missing: run `make bundle`",
-    ) {
-        Some(()) => Verifier::Wasm(Arc::new(
-            PolicyModule::load(&path).expect("load policy.wasm"),
-        )),
-        None => Verifier::Native,
-    }
-}
-
+/// The policy in regorus and (when installed) OPA, with the same data.
 struct Setup {
-    policy: RegoPolicy,
+    engines: Vec<NotaryPolicy>,
 }
 
 impl Setup {
     fn new(signer: &Signer, registries: Value) -> Self {
-        let mut policy = RegoPolicy::load(&workspace_root().join("rego/notary"), verifier())
-            .expect("load policy");
-        policy
-            .set_data(&signer.policy_data(registries))
-            .expect("data");
-        Setup { policy }
+        Self::with_data(&signer.policy_data(registries))
+    }
+
+    fn with_data(data: &Value) -> Self {
+        let mut engines = vec![NotaryPolicy::load(Engine::Regorus, verifier(), data)];
+        if opa_available() {
+            engines.push(NotaryPolicy::load(Engine::Opa, verifier(), data));
+        }
+        Setup { engines }
+    }
+
+    /// The query's value in every engine; they must agree, but for the wording of a network
+    /// error, which comes from each engine's HTTP stack (Go's net/http, reqwest).
+    fn agreed(&self, query: &str, image: &str) -> Option<Value> {
+        let input = json!({"image": image});
+        let mut answers = self.engines.iter().map(|e| {
+            (
+                e.engine(),
+                e.eval(query, &input).map(without_network_detail),
+            )
+        });
+        let (first_engine, first) = answers.next().expect("one engine at least");
+        for (engine, answer) in answers {
+            assert_eq!(
+                answer, first,
+                "{engine:?} and {first_engine:?} disagree on {query} for {image}"
+            );
+        }
+        first
     }
 
     fn allow(&self, image: &str) -> bool {
-        self.policy
-            .eval("data.notary.allow", &json!({"image": image}))
-            .expect("eval")
-            == Some(json!(true))
+        self.agreed("data.notary.policy.allow", image) == Some(json!(true))
     }
 
     fn deny(&self, image: &str) -> Vec<String> {
         let v = self
-            .policy
-            .eval("data.notary.deny", &json!({"image": image}))
-            .expect("eval")
+            .agreed("data.notary.policy.deny", image)
             .unwrap_or(json!([]));
         serde_json::from_value(v).expect("deny is a set of strings")
     }
 
     fn report(&self, image: &str) -> Value {
         let results = self
-            .policy
-            .eval("data.notary.results", &json!({"image": image}))
-            .expect("eval")
+            .agreed("data.notary.policy.results", image)
             .expect("results");
         results[image].clone()
+    }
+}
+
+/// Every string `…registry unreachable: <detail>` with the detail cut off.
+fn without_network_detail(v: Value) -> Value {
+    const MARK: &str = "registry unreachable: ";
+    match v {
+        Value::String(s) => match s.find(MARK) {
+            Some(i) => Value::String(format!("{}<network error>", &s[..i + MARK.len()])),
+            None => Value::String(s),
+        },
+        Value::Array(a) => Value::Array(a.into_iter().map(without_network_detail).collect()),
+        Value::Object(o) => Value::Object(
+            o.into_iter()
+                .map(|(k, v)| (k, without_network_detail(v)))
+                .collect(),
+        ),
+        other => other,
     }
 }
 
@@ -187,8 +205,7 @@ fn referrers_pagination_is_followed_to_the_end() {
     // A page budget smaller than the listing is a deny, never a silent truncation.
     let mut data = signer.policy_data(http(&reg.host()));
     data["notary"]["config"]["maxReferrerPages"] = json!(2);
-    let mut capped = Setup::new(&signer, http(&reg.host()));
-    capped.policy.set_data(&data).expect("data");
+    let capped = Setup::with_data(&data);
     assert!(!capped.allow(&image));
     let deny = capped.deny(&image);
     assert!(
@@ -218,6 +235,18 @@ fn registry_down_is_denied() {
         "{:?}",
         setup.deny(&image)
     );
+    // Each engine names the cause.
+    let input = json!({"image": image});
+    for engine in &setup.engines {
+        let deny = engine.eval("data.notary.policy.deny", &input).unwrap();
+        assert!(
+            deny.to_string()
+                .to_lowercase()
+                .contains("connection refused"),
+            "{:?}: {deny}",
+            engine.engine()
+        );
+    }
 }
 
 #[test]
@@ -249,23 +278,99 @@ fn registry_without_referrers_api_uses_the_tag_schema() {
     );
 }
 
+/// The three ways a user gives OPA the configuration (the header of policy.rego): `opa eval -d
+/// config.json` (the document at the root of `data`), the Data API's `PUT /v1/data/notary/config`
+/// (the bare configuration at that path), and a configuration bundle with the one root
+/// `notary/config` (its `/notary/config/data.json` mounted at its directory's path). OPA's server
+/// and bundle loader are not in the library; what each of them does is write that document at
+/// that path, which is what happens here, with the bundle made by `xtask config-bundle`.
 #[test]
-fn rego_unit_tests_pass_under_regorus() {
-    let outcomes = gatekeeper::rego::run_rego_tests(&workspace_root().join("rego"), verifier())
-        .expect("load rego tests");
+fn configuration_reaches_opa_three_ways() {
+    if !opa_available() {
+        return;
+    }
+    let reg = LocalRegistry::start();
+    let push = Pusher::new(&reg.url());
+    let signer = Signer::new("e2e");
+    let subject = push.image("apps/signed", "v1");
+    push.signature("apps/signed", &subject, &signer.sign(&subject), false);
+    let image = format!("{}/apps/signed:v1", reg.host());
+    let input = json!({"image": image});
+    let data = signer.policy_data(http(&reg.host()));
+    let config = data["notary"]["config"].clone();
+    let allow = |policy: &NotaryPolicy| policy.eval("data.notary.policy.allow", &input);
+
+    // Nothing configured: denied, and the reason says what is missing.
+    let bare = NotaryPolicy::load(Engine::Opa, verifier(), &json!({}));
+    assert_eq!(allow(&bare), Some(json!(false)));
+    let deny = bare.eval("data.notary.policy.deny", &input).unwrap();
     assert!(
-        outcomes.len() >= 10,
-        "only {} rego tests found",
-        outcomes.len()
+        deny.to_string().contains("trustPolicy is not configured"),
+        "{deny}"
     );
-    let failed: Vec<String> = outcomes
-        .iter()
-        .filter_map(|o| o.failure.as_ref().map(|f| format!("{}: {f}", o.rule)))
-        .collect();
-    println!("{} rego tests, {} failed", outcomes.len(), failed.len());
+
+    // 1. opa eval -d config.json
+    let with_d = NotaryPolicy::load(Engine::Opa, verifier(), &data);
+    assert_eq!(allow(&with_d), Some(json!(true)));
+
+    // 2. PUT /v1/data/notary/config
+    let NotaryPolicy::Opa(opa) = &bare else {
+        unreachable!()
+    };
+    opa.add_data("notary.config", &config).unwrap();
+    assert_eq!(allow(&bare), Some(json!(true)));
+
+    // 3. A configuration bundle beside the policy bundle.
+    let Some(xtask) = require(
+        xtask_binary(),
+        "the xtask binary is missing: run `make bundle`",
+    ) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let config_file = dir.path().join("config.json");
+    std::fs::write(&config_file, data.to_string()).unwrap();
+    let tarball = dir.path().join("config-bundle.tar.gz");
+    let out = std::process::Command::new(&xtask)
+        .arg("config-bundle")
+        .arg(&config_file)
+        .arg(&tarball)
+        .output()
+        .unwrap();
     assert!(
-        failed.is_empty(),
-        "rego tests failed:\n{}",
-        failed.join("\n")
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
     );
+    let files = nv2_e2e::bundle::read_tarball(&std::fs::read(&tarball).unwrap());
+    let manifest: Value = serde_json::from_slice(&files["/.manifest"]).unwrap();
+    assert_eq!(manifest["roots"], json!(["notary/config"]));
+    // OPA refuses two bundles whose roots nest; the policy bundle's must leave notary/config be.
+    let policy_manifest: Value = serde_json::from_slice(
+        &std::fs::read(workspace_root().join("dist/bundle/.manifest")).unwrap(),
+    )
+    .unwrap();
+    for root in policy_manifest["roots"].as_array().unwrap() {
+        let root = root.as_str().unwrap();
+        assert!(
+            !nv2_e2e::bundle::roots_overlap(root, "notary/config"),
+            "the policy bundle's root {root} owns notary/config"
+        );
+    }
+    let mounted: Value = serde_json::from_slice(&files["/notary/config/data.json"]).unwrap();
+    assert_eq!(mounted, config);
+    let from_bundle = NotaryPolicy::load(Engine::Opa, verifier(), &json!({}));
+    let NotaryPolicy::Opa(opa) = &from_bundle else {
+        unreachable!()
+    };
+    opa.add_data("notary.config", &mounted).unwrap();
+    assert_eq!(allow(&from_bundle), Some(json!(true)));
+}
+
+/// `target/debug/xtask`, which `make bundle` builds.
+fn xtask_binary() -> Option<std::path::PathBuf> {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(|d| workspace_root().join(d))
+        .unwrap_or_else(|| workspace_root().join("target"));
+    Some(target.join("debug/xtask")).filter(|p| p.is_file())
 }

@@ -1,5 +1,12 @@
 //! The OPA bundle (DESIGN.md, Contract 2): `dist/bundle/` and `dist/bundle.tar.gz` holding
-//! `/.manifest`, `/policy.wasm` and the Rego files of `rego/notary/` (tests excluded).
+//! `/.manifest`, `/policy.wasm` and the Rego files of `rego/notary/` (tests excluded) under
+//! `/notary/policy/`; and the optional configuration bundle, whose one root is `notary/config`.
+//!
+//! A bundle owns its roots: when OPA activates it, every document under a root that the bundle
+//! does not carry is erased, and two bundles may not share or nest roots. So the policy bundle's
+//! roots are exactly `notary/policy` (the Rego) and `notary/verify` (the module's entrypoint),
+//! leaving `notary/config` to the user's `-d`, the Data API or the configuration bundle;
+//! [`check_roots`] holds the packed files to that, as `opa build` and bundle activation do.
 //!
 //! Tarball entry names start with `/`, as `opa build` writes them: OPA resolves the manifest's
 //! `"module": "/policy.wasm"` against the archive's entry names. The archive is deterministic
@@ -13,11 +20,20 @@ use std::path::{Path, PathBuf};
 use flate2::write::GzEncoder;
 use flate2::Compression;
 
-/// The manifest: one root, and the wasm module answering `data.notary.verify`.
-pub const MANIFEST: &str =
-    r#"{"roots":["notary"],"wasm":[{"entrypoint":"notary/verify","module":"/policy.wasm"}]}"#;
+/// The policy bundle's roots: its Rego package and the wasm entrypoint, nothing else.
+pub const ROOTS: [&str; 2] = ["notary/policy", "notary/verify"];
+
+/// Where the configuration lives: beside the roots, never under one.
+pub const CONFIG_ROOT: &str = "notary/config";
+
+/// The manifest: the two roots, and the wasm module answering `data.notary.verify`.
+pub const MANIFEST: &str = r#"{"roots":["notary/policy","notary/verify"],"wasm":[{"entrypoint":"notary/verify","module":"/policy.wasm"}]}"#;
+
+/// The configuration bundle's manifest.
+pub const CONFIG_MANIFEST: &str = r#"{"roots":["notary/config"]}"#;
 
 /// One file of the bundle: its path inside the bundle (starting with `/`) and its bytes.
+#[derive(Debug)]
 pub struct Entry {
     pub path: String,
     pub bytes: Vec<u8>,
@@ -42,11 +58,102 @@ pub fn entries(policy_wasm: Vec<u8>, rego_dir: &Path) -> Result<Vec<Entry>, Stri
             .ok_or_else(|| format!("{}: not a UTF-8 name", path.display()))?;
         let bytes = fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
         entries.push(Entry {
-            path: format!("/notary/{name}"),
+            path: format!("/notary/policy/{name}"),
             bytes,
         });
     }
+    check_roots(&entries)?;
     Ok(entries)
+}
+
+/// Whether `path` (slash-separated) is `root` or lies under it.
+fn under(path: &str, root: &str) -> bool {
+    path == root || path.starts_with(&format!("{root}/"))
+}
+
+/// The rules OPA applies to a bundle, for ours: the roots neither nest nor reach the
+/// configuration, the entrypoint is under a root, and every Rego file's package is under one
+/// (OPA refuses to activate a bundle with a package outside its roots).
+pub fn check_roots(entries: &[Entry]) -> Result<(), String> {
+    let mut problems = Vec::new();
+    for (i, a) in ROOTS.iter().enumerate() {
+        for b in &ROOTS[i + 1..] {
+            if under(a, b) || under(b, a) {
+                problems.push(format!("roots {a} and {b} overlap"));
+            }
+        }
+        if under(CONFIG_ROOT, a) || under(a, CONFIG_ROOT) {
+            problems.push(format!(
+                "root {a} would own {CONFIG_ROOT}: OPA would erase the user's configuration"
+            ));
+        }
+    }
+    if !ROOTS.iter().any(|r| under("notary/verify", r)) {
+        problems.push("the entrypoint notary/verify is under no root".into());
+    }
+    for entry in entries.iter().filter(|e| e.path.ends_with(".rego")) {
+        let text = String::from_utf8_lossy(&entry.bytes);
+        match rego_package(&text) {
+            None => problems.push(format!("{}: no package declaration", entry.path)),
+            Some(package) => {
+                let path = package.replace('.', "/");
+                if !ROOTS.iter().any(|r| under(&path, r)) {
+                    problems.push(format!(
+                        "{}: package {package} is outside the bundle's roots {ROOTS:?}",
+                        entry.path
+                    ));
+                }
+            }
+        }
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(problems.join("; "))
+    }
+}
+
+/// The `package a.b` of a Rego file (the first such line; comments before it are fine).
+fn rego_package(text: &str) -> Option<String> {
+    text.lines()
+        .map(str::trim)
+        .find_map(|l| l.strip_prefix("package "))
+        .map(|p| p.trim().to_string())
+}
+
+/// The configuration bundle for `config`: either the `-d` document
+/// (`{"notary": {"config": {…}}}`) or the bare configuration (`{"trustPolicy": …}`), written as
+/// `/notary/config/data.json` under the one root `notary/config`.
+pub fn config_entries(config: &[u8]) -> Result<Vec<Entry>, String> {
+    let document: serde_json::Value = serde_json::from_slice(config)
+        .map_err(|e| format!("the configuration is not JSON: {e}"))?;
+    let config = match document.pointer("/notary/config") {
+        Some(inner) => inner,
+        None if document.get("notary").is_some() => {
+            return Err("the document has `notary` but no `notary.config`".into())
+        }
+        None => &document,
+    };
+    let Some(fields) = config.as_object() else {
+        return Err("the configuration must be a JSON object".into());
+    };
+    if !fields.contains_key("trustPolicy") {
+        return Err(
+            "the configuration has no trustPolicy: the policy would deny every image".into(),
+        );
+    }
+    let mut data = serde_json::to_vec_pretty(config).map_err(|e| e.to_string())?;
+    data.push(b'\n');
+    Ok(vec![
+        Entry {
+            path: "/.manifest".into(),
+            bytes: CONFIG_MANIFEST.as_bytes().to_vec(),
+        },
+        Entry {
+            path: "/notary/config/data.json".into(),
+            bytes: data,
+        },
+    ])
 }
 
 /// `rego/notary/*.rego` without the `*_test.rego` unit tests; none (or no folder) is fine.
@@ -129,7 +236,7 @@ mod tests {
     fn rego_tests_are_left_out_and_files_sorted() {
         let dir = temp_dir("rego");
         for name in ["b.rego", "a.rego", "a_test.rego", "notes.md"] {
-            fs::write(dir.join(name), "package notary\n").unwrap();
+            fs::write(dir.join(name), "package notary.policy\n").unwrap();
         }
         let names: Vec<String> = rego_files(&dir)
             .unwrap()
@@ -144,7 +251,7 @@ mod tests {
     #[test]
     fn tarball_names_start_with_a_slash_and_hold_the_bytes() {
         let dir = temp_dir("tar");
-        fs::write(dir.join("verify.rego"), "package notary\n").unwrap();
+        fs::write(dir.join("policy.rego"), "package notary.policy\n").unwrap();
         let entries = entries(b"\0asm".to_vec(), &dir).unwrap();
         let gz = tarball(&entries).unwrap();
         let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(gz.as_slice()));
@@ -162,8 +269,8 @@ mod tests {
                 ("/.manifest".to_string(), MANIFEST.as_bytes().to_vec()),
                 ("/policy.wasm".to_string(), b"\0asm".to_vec()),
                 (
-                    "/notary/verify.rego".to_string(),
-                    b"package notary\n".to_vec()
+                    "/notary/policy/policy.rego".to_string(),
+                    b"package notary.policy\n".to_vec()
                 ),
             ]
         );
@@ -172,10 +279,76 @@ mod tests {
         let out = dir.join("bundle");
         write_dir(&out, &entries).unwrap();
         assert_eq!(
-            fs::read(out.join("notary/verify.rego")).unwrap(),
-            b"package notary\n"
+            fs::read(out.join("notary/policy/policy.rego")).unwrap(),
+            b"package notary.policy\n"
         );
         assert_eq!(fs::read_to_string(out.join(".manifest")).unwrap(), MANIFEST);
         fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn the_manifest_names_exactly_the_roots() {
+        let manifest: serde_json::Value = serde_json::from_str(MANIFEST).unwrap();
+        assert_eq!(manifest["roots"], serde_json::json!(ROOTS));
+        assert_eq!(manifest["wasm"][0]["entrypoint"], "notary/verify");
+        let config: serde_json::Value = serde_json::from_str(CONFIG_MANIFEST).unwrap();
+        assert_eq!(config["roots"], serde_json::json!([CONFIG_ROOT]));
+    }
+
+    #[test]
+    fn a_package_outside_the_roots_is_refused() {
+        for (package, ok) in [
+            ("notary.policy", true),
+            ("notary.policy.helpers", true),
+            ("notary", false),
+            ("notary.config", false),
+            ("notary.policyx", false),
+        ] {
+            let dir = temp_dir(&format!("roots-{package}"));
+            fs::write(
+                dir.join("p.rego"),
+                format!("# header\npackage {package}\n\nimport rego.v1\n"),
+            )
+            .unwrap();
+            let result = entries(Vec::new(), &dir);
+            assert_eq!(result.is_ok(), ok, "{package}");
+            if let Err(e) = result {
+                assert!(
+                    e.contains("/notary/policy/p.rego") && e.contains(package),
+                    "{e}"
+                );
+            }
+            fs::remove_dir_all(&dir).unwrap();
+        }
+        let no_package = [Entry {
+            path: "/notary/policy/x.rego".into(),
+            bytes: b"allow := true\n".to_vec(),
+        }];
+        assert!(check_roots(&no_package)
+            .unwrap_err()
+            .contains("no package declaration"));
+    }
+
+    #[test]
+    fn the_config_bundle_takes_either_form_and_refuses_a_useless_one() {
+        let bare = br#"{"trustPolicy": {"version": "1.0"}, "trustStores": {}}"#;
+        let wrapped =
+            br#"{"notary": {"config": {"trustPolicy": {"version": "1.0"}, "trustStores": {}}}}"#;
+        let a = config_entries(bare).unwrap();
+        let b = config_entries(wrapped).unwrap();
+        assert_eq!(a[0].path, "/.manifest");
+        assert_eq!(a[1].path, "/notary/config/data.json");
+        assert_eq!(a[1].bytes, b[1].bytes);
+        let data: serde_json::Value = serde_json::from_slice(&a[1].bytes).unwrap();
+        assert_eq!(data["trustPolicy"]["version"], "1.0");
+        for (bad, message) in [
+            (&b"{ nope"[..], "not JSON"),
+            (b"[1]", "must be a JSON object"),
+            (br#"{"notary": {"policy": {}}}"#, "no `notary.config`"),
+            (br#"{"trustStores": {}}"#, "no trustPolicy"),
+        ] {
+            let e = config_entries(bad).unwrap_err();
+            assert!(e.contains(message), "{e}");
+        }
     }
 }

@@ -3,6 +3,9 @@
 //! ```text
 //! cargo run -p xtask -- bundle          build policy.wasm, add the ABI globals, check, pack dist/
 //! cargo run -p xtask -- check FILE.wasm  validate a module and check it against the OPA ABI
+//! cargo run -p xtask -- config-bundle CONFIG.json [OUT.tar.gz]
+//!                                        pack the configuration as a bundle with the one root
+//!                                        notary/config (default dist/config-bundle.tar.gz)
 //! ```
 //!
 //! `bundle` builds `policy-wasm` for wasm32-unknown-unknown with the workspace's `wasm` profile
@@ -35,7 +38,14 @@ fn main() -> ExitCode {
     {
         ["bundle"] => bundle_command(),
         ["check", file] => check_command(Path::new(file)),
-        _ => Err("usage: cargo run -p xtask -- bundle | check FILE.wasm".to_string()),
+        ["config-bundle", config] => config_bundle_command(Path::new(config), None),
+        ["config-bundle", config, out] => {
+            config_bundle_command(Path::new(config), Some(Path::new(out)))
+        }
+        _ => Err(
+            "usage: cargo run -p xtask -- bundle | check FILE.wasm | config-bundle CONFIG.json [OUT.tar.gz]"
+                .to_string(),
+        ),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -112,6 +122,29 @@ fn bundle_command() -> Result<(), String> {
             SIZE_GOAL / 1024
         );
     }
+    Ok(())
+}
+
+/// The configuration as its own bundle (root `notary/config`), for `opa run` with two bundles.
+fn config_bundle_command(config: &Path, out: Option<&Path>) -> Result<(), String> {
+    let bytes = fs::read(config).map_err(|e| format!("{}: {e}", config.display()))?;
+    let entries =
+        bundle::config_entries(&bytes).map_err(|e| format!("{}: {e}", config.display()))?;
+    let out = match out {
+        Some(out) => out.to_path_buf(),
+        None => workspace_root().join("dist/config-bundle.tar.gz"),
+    };
+    if let Some(parent) = out.parent().filter(|p| !p.as_os_str().is_empty()) {
+        fs::create_dir_all(parent).map_err(|e| format!("{}: {e}", parent.display()))?;
+    }
+    let tarball = bundle::tarball(&entries)?;
+    fs::write(&out, &tarball).map_err(|e| format!("{}: {e}", out.display()))?;
+    println!(
+        "xtask: wrote {} ({} bytes): /.manifest {}, /notary/config/data.json",
+        out.display(),
+        tarball.len(),
+        bundle::CONFIG_MANIFEST
+    );
     Ok(())
 }
 

@@ -97,10 +97,10 @@ fn send(clients: &Clients, request: &Json) -> Result<Json> {
         Ok(r) => r,
         Err(e) if !raise_error => {
             return Ok(
-                json!({"status_code": 0, "error": {"code": "eval_http_send_network_error", "message": e.to_string()}}),
+                json!({"status_code": 0, "error": {"code": "eval_http_send_network_error", "message": error_chain(&e)}}),
             )
         }
-        Err(e) => bail!("http.send: {url}: {e}"),
+        Err(e) => bail!("http.send: {url}: {}", error_chain(&e)),
     };
     let status = response.status();
     let mut headers: BTreeMap<String, Vec<Json>> = BTreeMap::new();
@@ -139,6 +139,21 @@ fn send(clients: &Clients, request: &Json) -> Result<Json> {
     out.insert("body".into(), body);
     out.insert("raw_body".into(), json!(raw_body));
     Ok(Json::Object(out))
+}
+
+/// The error and its causes (reqwest's own message stops at "error sending request"), like Go's
+/// `Head "url": dial tcp …: connect: connection refused`.
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut message = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        let text = cause.to_string();
+        if !message.contains(&text) {
+            message = format!("{message}: {text}");
+        }
+        source = cause.source();
+    }
+    message
 }
 
 /// OPA accepts `"5s"`, `"500ms"`, `"1m"` or a number of nanoseconds.
@@ -231,6 +246,9 @@ mod tests {
         let r = get(&url, json!({})).unwrap();
         assert_eq!(r["status_code"], 0);
         assert_eq!(r["error"]["code"], "eval_http_send_network_error");
+        // The cause is named, as OPA's message names it ("connect: connection refused").
+        let message = r["error"]["message"].as_str().unwrap().to_lowercase();
+        assert!(message.contains("connection refused"), "{message}");
         let err = get(&url, json!({"raise_error": true})).unwrap_err();
         assert!(err.to_string().contains(&url), "{err}");
     }

@@ -5,7 +5,7 @@
 //! ```text
 //! RegoPolicy::load(dir, Verifier::Wasm(module))   the bundle's *.rego + the shim
 //!   .set_data(config)                             data.notary.config
-//!   .eval("data.notary.allow", &input)            one query, fresh per call
+//!   .eval("data.notary.policy.allow", &input)     one query, fresh per call
 //! ```
 //!
 //! The shim (`package notary; verify := nv2.verify(input)`) is never shipped: in OPA the wasm
@@ -21,7 +21,7 @@ use std::sync::Arc;
 use regorus::{Engine, Value};
 use sha2::Digest;
 
-pub use test_runner::{run_rego_tests, RegoTestOutcome};
+pub use test_runner::{run_rego_tests, test_rules, RegoTestOutcome};
 
 use crate::PolicyModule;
 
@@ -59,7 +59,8 @@ pub enum Verifier {
 }
 
 impl Verifier {
-    fn verify(&self, request: &[u8]) -> anyhow::Result<serde_json::Value> {
+    /// The report for one Contract 1 request (the JSON bytes `data.notary.verify` gets as input).
+    pub fn verify(&self, request: &[u8]) -> anyhow::Result<serde_json::Value> {
         match self {
             Verifier::Native => Ok(serde_json::from_str(
                 &verifier_core::verify_json(request).to_json(),
@@ -116,7 +117,7 @@ impl RegoPolicy {
         Ok(())
     }
 
-    /// Evaluates one query (`data.notary.allow`) with `input`; `None` when it is undefined.
+    /// Evaluates one query (`data.notary.policy.allow`) with `input`; `None` when it is undefined.
     pub fn eval(
         &self,
         query: &str,
@@ -223,7 +224,7 @@ mod tests {
 
     #[test]
     fn rule_paths_are_told_from_expressions() {
-        assert!(is_rule_path("data.notary.allow"));
+        assert!(is_rule_path("data.notary.policy.allow"));
         assert!(is_rule_path(" data.notary.max_referrer_pages "));
         assert!(!is_rule_path("data"));
         assert!(!is_rule_path("data.notary.parse_reference(input.image)"));

@@ -1,7 +1,7 @@
 //! `opa test` for regorus: every `test_*` rule of the `*_test.rego` files is evaluated, and a
 //! test passes only when its value is exactly `true` (undefined, false or an error fail).
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use regorus::Value;
 
@@ -20,6 +20,24 @@ pub struct RegoTestOutcome {
 pub fn run_rego_tests(dir: &Path, verifier: Verifier) -> Result<Vec<RegoTestOutcome>, RegoError> {
     let files = rego_files(dir, true)?;
     let policy = RegoPolicy::load_files(&files, verifier)?;
+    Ok(test_rules(&files)?
+        .into_iter()
+        .map(|rule| {
+            let mut engine = policy.engine().clone();
+            let failure = match engine.eval_rule(rule.clone()) {
+                Ok(v) if v == Value::from(true) => None,
+                Ok(Value::Undefined) => Some("undefined".to_string()),
+                Ok(v) => Some(format!("evaluated to {v}")),
+                Err(e) => Some(format!("error: {e:#}")),
+            };
+            RegoTestOutcome { rule, failure }
+        })
+        .collect())
+}
+
+/// The `data.<package>.test_<name>` rules of the `*_test.rego` files among `files`, in file
+/// order: what `opa test` runs.
+pub fn test_rules(files: &[PathBuf]) -> Result<Vec<String>, RegoError> {
     let mut rules = Vec::new();
     for path in files
         .iter()
@@ -48,17 +66,5 @@ pub fn run_rego_tests(dir: &Path, verifier: Verifier) -> Result<Vec<RegoTestOutc
             }
         }
     }
-    Ok(rules
-        .into_iter()
-        .map(|rule| {
-            let mut engine = policy.engine().clone();
-            let failure = match engine.eval_rule(rule.clone()) {
-                Ok(v) if v == Value::from(true) => None,
-                Ok(Value::Undefined) => Some("undefined".to_string()),
-                Ok(v) => Some(format!("evaluated to {v}")),
-                Err(e) => Some(format!("error: {e:#}")),
-            };
-            RegoTestOutcome { rule, failure }
-        })
-        .collect())
+    Ok(rules)
 }
