@@ -9,13 +9,14 @@ TARGET_DIR := $(or $(CARGO_TARGET_DIR),target)
 WASM_TARGET := wasm32-unknown-unknown
 WASM_DEBIAN := RUSTC=/usr/bin/rustc RUSTC_BOOTSTRAP=1 RUSTFLAGS="-C linker=/usr/lib/llvm-19/bin/wasm-ld" /usr/bin/cargo
 
-.PHONY: help setup build bundle test test-rust test-wasm-nostd demo bench clean
+.PHONY: help setup build bundle config-bundle test test-rust test-wasm-nostd demo bench clean
 
 help:
 	@echo "make demo   - sign an artifact descriptor with a fresh test certificate and verify it"
 	@echo "make test   - every test: unit, cross-crate, interop, notation vectors, no_std wasm build"
 	@echo "make bench  - benchmarks (verifier criterion bench beside openssl speed)"
 	@echo "make bundle - build policy.wasm and the OPA bundle (dist/bundle/, dist/bundle.tar.gz)"
+	@echo "make config-bundle CONFIG=config.json - the configuration as a bundle (dist/config-bundle.tar.gz)"
 	@echo "make setup  - install what the build and tests need (idempotent; every target runs it)"
 
 setup:
@@ -28,6 +29,11 @@ build: setup
 # the Rego of rego/notary/.
 bundle: setup
 	$(CARGO) run -p xtask -- bundle
+
+# The configuration as a second bundle (root notary/config), for `opa run -b … -b …`.
+config-bundle:
+	@test -n "$(CONFIG)" || { echo "usage: make config-bundle CONFIG=config.json"; exit 2; }
+	$(CARGO) run -q -p xtask -- config-bundle "$(CONFIG)"
 
 # bundle first: the wasm host, the npm OPA host and the Rego tests load dist/bundle/policy.wasm.
 test: setup bundle test-rust test-wasm-nostd

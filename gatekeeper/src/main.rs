@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
+use gatekeeper::bundle::{Bundle, VERIFY_ENTRYPOINT};
 use gatekeeper::rego::{run_rego_tests, RegoPolicy, Verifier};
 use gatekeeper::PolicyModule;
 
@@ -32,14 +33,15 @@ enum Command {
 enum PolicyCommand {
     /// Evaluate a query, like `opa eval -b BUNDLE -d DATA -i INPUT QUERY`; prints its value as JSON.
     Eval {
-        /// An unpacked bundle (dist/bundle): its .rego files and policy.wasm.
-        #[arg(long, default_value = "dist/bundle")]
+        /// The bundle, like `opa eval -b`: dist/bundle.tar.gz or an unpacked folder (dist/bundle,
+        /// or any folder of Rego with --native): its .rego files and the notary/verify module.
+        #[arg(long, short = 'b', default_value = "dist/bundle.tar.gz")]
         bundle: PathBuf,
         /// A JSON document loaded as `data` (e.g. `{"notary": {"config": …}}`).
-        #[arg(long)]
+        #[arg(long, short = 'd')]
         data: Option<PathBuf>,
         /// A JSON document used as `input`.
-        #[arg(long)]
+        #[arg(long, short = 'i')]
         input: Option<PathBuf>,
         /// Verify natively instead of through the bundle's policy.wasm.
         #[arg(long)]
@@ -95,12 +97,20 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             native,
             query,
         }) => {
-            let verifier = if native {
-                Verifier::Native
-            } else {
-                wasm_verifier(&bundle.join("policy.wasm"))?
+            let bundle = Bundle::open(&bundle)?;
+            let verifier = match (native, bundle.verify_wasm.as_deref()) {
+                (true, _) => Verifier::Native,
+                (false, Some(module)) => Verifier::Wasm(Arc::new(
+                    PolicyModule::from_bytes(module).map_err(|e| {
+                        anyhow::anyhow!("loading the policy.wasm of {}: {e}", bundle.path.display())
+                    })?,
+                )),
+                (false, None) => anyhow::bail!(
+                    "{} holds no policy.wasm for {VERIFY_ENTRYPOINT} (run `make bundle`, or pass --native)",
+                    bundle.path.display()
+                ),
             };
-            let mut policy = RegoPolicy::load(&bundle, verifier)?;
+            let mut policy = RegoPolicy::load_modules(&bundle.modules, verifier)?;
             policy.set_data(&read_json(&data)?)?;
             match policy.eval(&query, &read_json(&input)?)? {
                 Some(value) => println!("{}", serde_json::to_string_pretty(&value)?),

@@ -72,7 +72,10 @@ fn policy_test_runs_the_repository_rego_tests() {
     let out = gatekeeper(&["policy", "test", "rego"]);
     let text = stdout(&out);
     assert!(out.status.success(), "{text}{}", stderr(&out));
-    assert!(text.contains("PASS data.notary_test.test_"), "{text}");
+    assert!(
+        text.contains("PASS data.notary.policy_test.test_"),
+        "{text}"
+    );
     assert!(text.contains(" 0 failed"), "{text}");
 }
 
@@ -159,6 +162,57 @@ fn policy_eval_answers_expressions_and_undefined() {
     let out = eval("data.notary.policy.no_such_rule");
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(stdout(&out).trim(), "undefined");
+}
+
+#[test]
+fn policy_eval_takes_the_tarball_as_opa_eval_b_does() {
+    let tarball = workspace().join("dist/bundle.tar.gz");
+    if !tarball.is_file() {
+        assert!(
+            std::env::var_os("NV2_REQUIRE_PEERS").is_none(),
+            "dist/bundle.tar.gz is missing: run `make bundle`"
+        );
+        println!("SKIPPED: dist/bundle.tar.gz is missing (make bundle)");
+        return;
+    }
+    let dir = Scratch::new("tarball");
+    let host = closed_registry();
+    let data = dir.write(
+        "config.json",
+        &json!({"notary": {"config": {
+            "registries": {&host: {"scheme": "http"}},
+            "trustPolicy": {"version": "1.0", "trustPolicies": []},
+        }}})
+        .to_string(),
+    );
+    let input = dir.write(
+        "input.json",
+        &json!({"image": format!("{host}/apps/web:v1")}).to_string(),
+    );
+    // The README's command, with OPA's short flags; the default bundle is the tarball.
+    for bundle in [&["-b", "dist/bundle.tar.gz"][..], &[]] {
+        let mut args = vec!["policy", "eval"];
+        args.extend_from_slice(bundle);
+        args.extend_from_slice(&["-d", &data, "-i", &input, "data.notary.policy.deny"]);
+        let out = gatekeeper(&args);
+        assert!(out.status.success(), "{}", stderr(&out));
+        let deny: Vec<String> = serde_json::from_slice(&out.stdout).expect("deny as JSON");
+        assert!(
+            deny.iter().any(|m| m.contains("registry unreachable")),
+            "{deny:?}"
+        );
+    }
+    // The module inside the tarball answers data.notary.verify.
+    let bad = dir.write("bad.json", r#"{"signatures": "not a list"}"#);
+    let out = gatekeeper(&["policy", "eval", "-i", &bad, "data.notary.verify"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let report: Value = serde_json::from_slice(&out.stdout).expect("report as JSON");
+    assert_eq!(report["verified"], json!(false), "{report}");
+    // A file that is no tarball is a clear error.
+    let not_tar = dir.write("bundle.tar.gz", "not a tarball");
+    let out = gatekeeper(&["policy", "eval", "-b", &not_tar, "data.notary.policy.allow"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains(&not_tar), "{}", stderr(&out));
 }
 
 #[test]

@@ -1,29 +1,14 @@
-//! Reading a built OPA bundle the way OPA does: the tarball's entries by name, and the roots rule
-//! (a root owns every path under it; two roots overlap when one is the other or lies under it).
+//! OPA's roots rule for bundles: a root owns every data path under it, so two roots overlap when
+//! one is the other or lies under it (OPA refuses to activate overlapping bundles, and erases what
+//! a bundle does not carry under its roots).
 
-use std::collections::BTreeMap;
-use std::io::Read;
-
-/// Every regular file of a gzipped tarball, by its entry name (as written, leading `/` kept).
-pub fn read_tarball(gz: &[u8]) -> BTreeMap<String, Vec<u8>> {
-    let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(gz));
-    let mut files = BTreeMap::new();
-    for entry in archive.entries().expect("a tar archive") {
-        let mut entry = entry.expect("a tar entry");
-        if entry.header().entry_type() != tar::EntryType::Regular {
-            continue;
-        }
-        let name = String::from_utf8(entry.path_bytes().into_owned()).expect("a UTF-8 name");
-        let mut bytes = Vec::new();
-        entry.read_to_end(&mut bytes).expect("entry bytes");
-        files.insert(name, bytes);
-    }
-    files
+/// Whether the slash-separated data `path` is `root` or lies under it.
+pub fn under(path: &str, root: &str) -> bool {
+    path == root || path.starts_with(&format!("{root}/"))
 }
 
-/// Whether two slash-separated data paths overlap (one is, or lies under, the other).
+/// Whether two roots overlap.
 pub fn roots_overlap(a: &str, b: &str) -> bool {
-    let under = |p: &str, root: &str| p == root || p.starts_with(&format!("{root}/"));
     under(a, b) || under(b, a)
 }
 

@@ -342,7 +342,7 @@ fn configuration_reaches_opa_three_ways() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let files = nv2_e2e::bundle::read_tarball(&std::fs::read(&tarball).unwrap());
+    let files = gatekeeper::bundle::read_tarball(&std::fs::read(&tarball).unwrap()).unwrap();
     let manifest: Value = serde_json::from_slice(&files["/.manifest"]).unwrap();
     assert_eq!(manifest["roots"], json!(["notary/config"]));
     // OPA refuses two bundles whose roots nest; the policy bundle's must leave notary/config be.

@@ -87,13 +87,25 @@ impl RegoPolicy {
 
     /// Loads the given files (tests included when listed), adds the shim and the extensions.
     pub fn load_files(files: &[PathBuf], verifier: Verifier) -> Result<Self, RegoError> {
-        let mut engine = Engine::new();
+        let mut modules = Vec::new();
         for path in files {
             let text = std::fs::read_to_string(path).map_err(|source| RegoError::Io {
                 path: path.clone(),
                 source,
             })?;
-            engine.add_policy(path.display().to_string(), text)?;
+            modules.push((path.display().to_string(), text));
+        }
+        Self::load_modules(&modules, verifier)
+    }
+
+    /// Loads Rego modules given as (name for messages, source), adds the shim and the extensions.
+    pub fn load_modules(
+        modules: &[(String, String)],
+        verifier: Verifier,
+    ) -> Result<Self, RegoError> {
+        let mut engine = Engine::new();
+        for (name, source) in modules {
+            engine.add_policy(name.clone(), source.clone())?;
         }
         engine.add_policy("nv2-verify-shim.rego".into(), VERIFY_SHIM.into())?;
         engine.add_extension("http.send".into(), 1, Box::new(http_send::extension()))?;
