@@ -57,6 +57,19 @@ impl Drop for Scratch {
     }
 }
 
+/// Whether `make bundle` wrote `path`; when not, skips (or fails when peers are required).
+fn built(path: &str) -> bool {
+    if workspace().join(path).is_file() {
+        return true;
+    }
+    assert!(
+        std::env::var_os("NV2_REQUIRE_PEERS").is_none(),
+        "{path} is missing: run `make bundle`"
+    );
+    println!("SKIPPED: {path} is missing (make bundle)");
+    false
+}
+
 /// A loopback address nobody listens on.
 fn closed_registry() -> String {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
@@ -166,13 +179,7 @@ fn policy_eval_answers_expressions_and_undefined() {
 
 #[test]
 fn policy_eval_takes_the_tarball_as_opa_eval_b_does() {
-    let tarball = workspace().join("dist/bundle.tar.gz");
-    if !tarball.is_file() {
-        assert!(
-            std::env::var_os("NV2_REQUIRE_PEERS").is_none(),
-            "dist/bundle.tar.gz is missing: run `make bundle`"
-        );
-        println!("SKIPPED: dist/bundle.tar.gz is missing (make bundle)");
+    if !built("dist/bundle.tar.gz") {
         return;
     }
     let dir = Scratch::new("tarball");
@@ -217,13 +224,7 @@ fn policy_eval_takes_the_tarball_as_opa_eval_b_does() {
 
 #[test]
 fn policy_eval_through_policy_wasm_reports_a_bad_request() {
-    let wasm = workspace().join("dist/bundle/policy.wasm");
-    if !wasm.is_file() {
-        assert!(
-            std::env::var_os("NV2_REQUIRE_PEERS").is_none(),
-            "dist/bundle/policy.wasm is missing: run `make bundle`"
-        );
-        println!("SKIPPED: dist/bundle/policy.wasm is missing (make bundle)");
+    if !built("dist/bundle/policy.wasm") {
         return;
     }
     let dir = Scratch::new("wasm");

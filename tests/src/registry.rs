@@ -1,13 +1,16 @@
 //! `nv2-registry` in-process on a loopback port, for as long as the value lives.
 
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
+use axum::serve::ListenerExt;
 use nv2_registry::{app, AppState, Config, FsStorage};
 
 /// A running registry; dropping it stops the server.
 pub struct LocalRegistry {
     pub addr: SocketAddr,
+    requests: Arc<AtomicUsize>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
     _root: tempfile::TempDir,
@@ -28,6 +31,14 @@ impl LocalRegistry {
         listener.set_nonblocking(true).expect("nonblocking");
         let addr = listener.local_addr().expect("addr");
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let requests = Arc::new(AtomicUsize::new(0));
+        let counter = requests.clone();
+        let app = app(state).layer(axum::middleware::from_fn(
+            move |request: axum::extract::Request, next: axum::middleware::Next| {
+                counter.fetch_add(1, Ordering::Relaxed);
+                next.run(request)
+            },
+        ));
         let thread = std::thread::spawn(move || {
             let rt = tokio::runtime::Builder::new_multi_thread()
                 .worker_threads(2)
@@ -35,8 +46,13 @@ impl LocalRegistry {
                 .build()
                 .expect("runtime");
             rt.block_on(async move {
-                let listener = tokio::net::TcpListener::from_std(listener).expect("listener");
-                axum::serve(listener, app(state))
+                // TCP_NODELAY, as `nv2-registry serve` sets it (Go clients stall without it).
+                let listener = tokio::net::TcpListener::from_std(listener)
+                    .expect("listener")
+                    .tap_io(|tcp| {
+                        let _ = tcp.set_nodelay(true);
+                    });
+                axum::serve(listener, app)
                     .with_graceful_shutdown(async {
                         let _ = stopped.await;
                     })
@@ -46,6 +62,7 @@ impl LocalRegistry {
         });
         LocalRegistry {
             addr,
+            requests,
             stop: Some(stop),
             thread: Some(thread),
             _root: root,
@@ -55,6 +72,11 @@ impl LocalRegistry {
     /// `host:port`, as a reference's registry part.
     pub fn host(&self) -> String {
         self.addr.to_string()
+    }
+
+    /// How many HTTP requests the registry has answered so far.
+    pub fn requests(&self) -> usize {
+        self.requests.load(Ordering::Relaxed)
     }
 
     /// `http://host:port`.

@@ -48,6 +48,19 @@ impl Setup {
         first
     }
 
+    /// The registry requests one `allow` decision makes, per engine.
+    fn requests_per_decision(&self, reg: &LocalRegistry, image: &str) -> Vec<(Engine, usize)> {
+        let input = json!({"image": image});
+        self.engines
+            .iter()
+            .map(|e| {
+                let before = reg.requests();
+                e.eval("data.notary.policy.allow", &input);
+                (e.engine(), reg.requests() - before)
+            })
+            .collect()
+    }
+
     fn allow(&self, image: &str) -> bool {
         self.agreed("data.notary.policy.allow", image) == Some(json!(true))
     }
@@ -114,6 +127,11 @@ fn signed_image_is_allowed_and_the_others_are_denied() {
         signed["digest"].as_str().unwrap()
     );
     assert!(setup.allow(&by_digest));
+    // One decision, in either engine: HEAD the manifest, list the referrers, fetch the signature
+    // manifest and its envelope blob.
+    for (engine, requests) in setup.requests_per_decision(&reg, &image) {
+        assert_eq!(requests, 4, "{engine:?}");
+    }
 
     // Unsigned.
     push.image("apps/unsigned", "v1");
