@@ -22,14 +22,14 @@ impl fmt::Display for NameError {
 impl std::error::Error for NameError {}
 
 /// Longest repository name accepted (the spec suggests 255 with the host).
-const MAX_NAME: usize = 255;
+pub(crate) const MAX_NAME: usize = 255;
 
 fn is_alnum(b: u8) -> bool {
     b.is_ascii_lowercase() || b.is_ascii_digit()
 }
 
 /// One path component: alnum runs joined by `.`, `_`, `__` or `-+`.
-fn valid_component(c: &str) -> bool {
+pub(crate) fn valid_component(c: &str) -> bool {
     let b = c.as_bytes();
     if b.is_empty() || !is_alnum(b[0]) || !is_alnum(b[b.len() - 1]) {
         return false;
