@@ -4,11 +4,12 @@ use axum::body::Body;
 use axum::http::{header, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 
-use super::{parse_digest, Ctx};
+use oci_model::Digest;
+
+use super::Ctx;
 use crate::error::{ApiError, ApiResult, Code};
 
-pub async fn get(ctx: Ctx, name: &str, digest: &str) -> ApiResult<Response> {
-    let digest = parse_digest(digest)?;
+pub async fn get(ctx: Ctx, name: &str, digest: Digest) -> ApiResult<Response> {
     let store = &ctx.state.store;
     let size = store.blob_size(name, &digest).await?.ok_or_else(|| {
         ApiError::new(
@@ -91,8 +92,7 @@ fn parse_range(v: &str, size: u64) -> Option<std::ops::Range<u64>> {
     Some(start..end + 1)
 }
 
-pub async fn delete(ctx: Ctx, name: &str, digest: &str) -> ApiResult<Response> {
-    let digest = parse_digest(digest)?;
+pub async fn delete(ctx: Ctx, name: &str, digest: Digest) -> ApiResult<Response> {
     if ctx.state.store.blob_delete(name, &digest).await? {
         Ok(StatusCode::ACCEPTED.into_response())
     } else {

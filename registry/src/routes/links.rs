@@ -10,7 +10,7 @@ use axum::{Json, Router};
 use oci_model::validate_repository_name;
 use serde_json::json;
 
-use super::{params, parse_digest};
+use super::{params, path};
 use crate::app::AppState;
 use crate::error::{ApiError, ApiResult, Code};
 
@@ -43,7 +43,7 @@ async fn references(state: AppState, req: Request) -> ApiResult<Response> {
         ApiError::new(Code::Unsupported, "no such API endpoint").with_status(StatusCode::NOT_FOUND)
     })?;
     validate_repository_name(name).map_err(|e| ApiError::new(Code::NameInvalid, e.to_string()))?;
-    let subject = parse_digest(digest)?;
+    let subject = path::digest(digest)?;
     let p = params(req.uri());
     let filter = p.get("artifactType").filter(|t| !t.is_empty());
     let all = state.store.referrers(name, &subject).await?;

@@ -6,18 +6,18 @@ use axum::body::Body;
 use axum::http::{header, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use http_body_util::{BodyExt, LengthLimitError, Limited};
+use oci_model::ManifestRef;
 
 use super::Ctx;
 use crate::error::{ApiError, ApiResult, Code};
-use crate::services::manifests::{self, Reference};
+use crate::services::manifests;
 
 fn too_large(limit: usize) -> ApiError {
     ApiError::new(Code::SizeInvalid, format!("manifest exceeds {limit} bytes"))
         .with_status(StatusCode::PAYLOAD_TOO_LARGE)
 }
 
-pub async fn put(ctx: Ctx, name: &str, reference: &str) -> ApiResult<Response> {
-    let reference = Reference::parse_for_write(reference)?;
+pub async fn put(ctx: Ctx, name: &str, reference: ManifestRef) -> ApiResult<Response> {
     let limit = ctx.state.config.max_manifest_bytes;
     if ctx
         .header("content-length")
@@ -79,8 +79,7 @@ fn accepts(accept: &[&str], media_type: &str) -> bool {
 }
 
 /// `GET` and `HEAD` (without a body).
-pub async fn get(ctx: Ctx, name: &str, reference: &str) -> ApiResult<Response> {
-    let reference = Reference::parse_for_read(name, reference)?;
+pub async fn get(ctx: Ctx, name: &str, reference: ManifestRef) -> ApiResult<Response> {
     let (digest, m) = manifests::resolve(&ctx.state, name, &reference).await?;
     let accept: Vec<&str> = ctx
         .headers
@@ -121,8 +120,7 @@ pub async fn get(ctx: Ctx, name: &str, reference: &str) -> ApiResult<Response> {
     Ok(r)
 }
 
-pub async fn delete(ctx: Ctx, name: &str, reference: &str) -> ApiResult<Response> {
-    let reference = Reference::parse_for_write(reference)?;
+pub async fn delete(ctx: Ctx, name: &str, reference: ManifestRef) -> ApiResult<Response> {
     manifests::delete(&ctx.state, name, &reference).await?;
     Ok(StatusCode::ACCEPTED.into_response())
 }

@@ -1,5 +1,6 @@
 //! Route areas. Everything under `/v2/<name>/…` arrives at [`dispatch`],
-//! which parses the path once (`path.rs`) and hands the request to its area.
+//! which parses the path once (`path.rs`) and hands the request to its area
+//! with the path's digest or manifest reference already typed.
 
 mod blobs;
 pub mod catalog;
@@ -21,7 +22,7 @@ use futures_util::TryStreamExt;
 use crate::app::AppState;
 use crate::error::{ApiError, ApiResult, Code};
 use crate::storage::ByteStream;
-use path::Target;
+use path::{digest, reference_for_read, reference_for_write, Target};
 
 /// Query parameters of a request (last value wins).
 pub type Params = HashMap<String, String>;
@@ -87,37 +88,33 @@ async fn route(rest: &str, ctx: Ctx) -> ApiResult<Response> {
     }
     let m = ctx.method.clone();
     match (target, m) {
-        (Target::Blob { name, digest }, Method::GET | Method::HEAD) => {
-            blobs::get(ctx, name, digest).await
+        (Target::Blob { name, digest: d }, Method::GET | Method::HEAD) => {
+            blobs::get(ctx, name, digest(d)?).await
         }
-        (Target::Blob { name, digest }, Method::DELETE) => blobs::delete(ctx, name, digest).await,
+        (Target::Blob { name, digest: d }, Method::DELETE) => {
+            blobs::delete(ctx, name, digest(d)?).await
+        }
         (Target::UploadStart { name }, Method::POST) => uploads::start(ctx, name).await,
         (Target::Upload { name, id }, Method::PATCH) => uploads::patch(ctx, name, id).await,
         (Target::Upload { name, id }, Method::PUT) => uploads::close(ctx, name, id).await,
         (Target::Upload { name, id }, Method::GET) => uploads::status(ctx, name, id).await,
         (Target::Upload { name, id }, Method::DELETE) => uploads::cancel(ctx, name, id).await,
         (Target::Manifest { name, reference }, Method::GET | Method::HEAD) => {
-            manifests::get(ctx, name, reference).await
+            manifests::get(ctx, name, reference_for_read(name, reference)?).await
         }
         (Target::Manifest { name, reference }, Method::PUT) => {
-            manifests::put(ctx, name, reference).await
+            manifests::put(ctx, name, reference_for_write(reference)?).await
         }
         (Target::Manifest { name, reference }, Method::DELETE) => {
-            manifests::delete(ctx, name, reference).await
+            manifests::delete(ctx, name, reference_for_write(reference)?).await
         }
         (Target::Tags { name }, Method::GET | Method::HEAD) => tags::list(ctx, name).await,
-        (Target::Referrers { name, digest }, Method::GET | Method::HEAD) => {
-            referrers::list(ctx, name, digest).await
+        (Target::Referrers { name, digest: d }, Method::GET | Method::HEAD) => {
+            referrers::list(ctx, name, digest(d)?).await
         }
         _ => Err(ApiError::new(
             Code::Unsupported,
             "method not allowed on this endpoint",
         )),
     }
-}
-
-/// Parses a digest from a URL or query, as `DIGEST_INVALID` on failure.
-pub fn parse_digest(s: &str) -> ApiResult<oci_model::Digest> {
-    s.parse()
-        .map_err(|e| ApiError::new(Code::DigestInvalid, format!("{s:?}: {e}")))
 }

@@ -1,10 +1,15 @@
 //! The one parser for paths under `/v2/`, read from the right so that a
 //! repository name may have any number of segments. Percent-escapes are not
 //! decoded: an encoded slash stays `%2F` and fails the name grammar.
+//!
+//! [`parse`] finds the shape and checks the name; once the method has picked
+//! the handler, [`digest`] and [`reference_for_read`] / [`reference_for_write`]
+//! turn the path's digest or reference into the typed value the handler
+//! takes, with the error a client of that method expects.
 
-use oci_model::validate_repository_name;
+use oci_model::{validate_repository_name, Digest, ManifestRef, ReferenceError};
 
-use crate::error::{ApiError, Code};
+use crate::error::{ApiError, ApiResult, Code};
 
 /// What a `/v2/<…>` path addresses.
 #[derive(Debug, PartialEq, Eq)]
@@ -39,6 +44,37 @@ pub fn parse(rest: &str) -> Result<Option<Target<'_>>, ApiError> {
     validate_repository_name(target.name())
         .map_err(|e| ApiError::new(Code::NameInvalid, e.to_string()))?;
     Ok(Some(target))
+}
+
+/// A digest from a path or a query, 400 `DIGEST_INVALID` if malformed.
+pub fn digest(s: &str) -> ApiResult<Digest> {
+    s.parse()
+        .map_err(|e| ApiError::new(Code::DigestInvalid, format!("{s:?}: {e}")))
+}
+
+/// The reference of a write (`PUT`, `DELETE`): one with a `:` must be a
+/// digest (400 `DIGEST_INVALID`), any other a tag (400 `TAG_INVALID`).
+pub fn reference_for_write(s: &str) -> ApiResult<ManifestRef> {
+    ManifestRef::parse(s).map_err(|e| match e {
+        ReferenceError::InvalidDigest { source, .. } => {
+            ApiError::new(Code::DigestInvalid, format!("{s:?}: {source}"))
+        }
+        _ => ApiError::new(Code::TagInvalid, format!("invalid tag {s:?}")),
+    })
+}
+
+/// The reference of a read (`GET`, `HEAD`). One that is neither a valid
+/// digest nor a valid tag names no manifest that could exist, so it is
+/// 404 `MANIFEST_UNKNOWN` like any other missing manifest: the spec's
+/// "Pulling manifests" answers a manifest not found with 404, and its
+/// endpoint table (end-3) gives `GET`/`HEAD` no other failure status.
+pub fn reference_for_read(name: &str, s: &str) -> ApiResult<ManifestRef> {
+    reference_for_write(s).map_err(|e| {
+        ApiError::new(
+            Code::ManifestUnknown,
+            format!("manifest unknown to {name}: {}", e.message),
+        )
+    })
 }
 
 /// Splits off the last `k` segments; returns (prefix, segments).
@@ -127,6 +163,38 @@ mod tests {
             })
         );
         assert_eq!(p("nothing"), None);
+    }
+
+    #[test]
+    fn typed_values() {
+        let d = Digest::sha256_of(b"x");
+        assert_eq!(digest(&d.to_string()).unwrap(), d);
+        let e = digest("sha256:zz").unwrap_err();
+        assert_eq!(e.code, Code::DigestInvalid);
+        assert!(e.message.starts_with("\"sha256:zz\": "), "{}", e.message);
+
+        assert_eq!(
+            reference_for_write("v1").unwrap(),
+            ManifestRef::Tag("v1".into())
+        );
+        assert_eq!(
+            reference_for_write(&d.to_string()).unwrap(),
+            ManifestRef::Digest(d.clone())
+        );
+        for (s, code, message) in [
+            (
+                "md5:00",
+                Code::DigestInvalid,
+                "\"md5:00\": unsupported digest algorithm \"md5\"",
+            ),
+            (".x", Code::TagInvalid, "invalid tag \".x\""),
+        ] {
+            let e = reference_for_write(s).unwrap_err();
+            assert_eq!((e.code, e.message.as_str()), (code, message), "{s}");
+            let e = reference_for_read("app", s).unwrap_err();
+            assert_eq!(e.code, Code::ManifestUnknown, "{s}");
+            assert_eq!(e.message, format!("manifest unknown to app: {message}"));
+        }
     }
 
     #[test]

@@ -5,17 +5,16 @@
 
 use axum::http::{header, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
-use oci_model::media_type;
+use oci_model::{media_type, Digest};
 use serde_json::json;
 
-use super::{parse_digest, Ctx};
+use super::{path, Ctx};
 use crate::error::{ApiError, ApiResult};
 use crate::services::referrers::page;
 
-pub async fn list(ctx: Ctx, name: &str, digest: &str) -> ApiResult<Response> {
-    let subject = parse_digest(digest)?;
+pub async fn list(ctx: Ctx, name: &str, subject: Digest) -> ApiResult<Response> {
     let after = match ctx.params.get("last") {
-        Some(l) => Some(parse_digest(l)?),
+        Some(l) => Some(path::digest(l)?),
         None => None,
     };
     let filter = ctx

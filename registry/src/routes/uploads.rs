@@ -6,7 +6,7 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use oci_model::{validate_repository_name, Digest};
 
-use super::{parse_digest, Ctx};
+use super::{path, Ctx};
 use crate::app::AppState;
 use crate::error::{ApiError, ApiResult, Code};
 
@@ -52,7 +52,7 @@ fn created(name: &str, digest: &Digest) -> Response {
 pub async fn start(ctx: Ctx, name: &str) -> ApiResult<Response> {
     let store = ctx.state.store.clone();
     if let Some(mount) = ctx.params.get("mount") {
-        let digest = parse_digest(mount)?;
+        let digest = path::digest(mount)?;
         if let Some(from) = ctx.params.get("from") {
             validate_repository_name(from)
                 .map_err(|e| ApiError::new(Code::NameInvalid, e.to_string()))?;
@@ -69,7 +69,7 @@ pub async fn start(ctx: Ctx, name: &str) -> ApiResult<Response> {
         ));
     }
     let monolithic = match ctx.params.get("digest") {
-        Some(d) => Some(parse_digest(d)?),
+        Some(d) => Some(path::digest(d)?),
         None => None,
     };
     let id = store.upload_create(name).await?;
@@ -148,7 +148,7 @@ pub async fn patch(ctx: Ctx, name: &str, id: &str) -> ApiResult<Response> {
 
 pub async fn close(ctx: Ctx, name: &str, id: &str) -> ApiResult<Response> {
     let digest = match ctx.params.get("digest") {
-        Some(d) => parse_digest(d)?,
+        Some(d) => path::digest(d)?,
         None => {
             return Err(ApiError::new(
                 Code::DigestInvalid,

@@ -5,44 +5,11 @@
 use std::collections::HashSet;
 
 use bytes::Bytes;
-use oci_model::{media_type, validate_tag, Digest, Manifest};
+use oci_model::{media_type, Digest, Manifest, ManifestRef};
 
 use crate::app::AppState;
 use crate::error::{ApiError, ApiResult, Code};
 use crate::storage::{ManifestPut, StoredManifest};
-
-/// A manifest reference from a URL: a tag or a digest.
-#[derive(Clone, Debug)]
-pub enum Reference {
-    Tag(String),
-    Digest(Digest),
-}
-
-impl Reference {
-    /// The reference of a write (`PUT`, `DELETE`): one with a `:` must be a
-    /// digest (400 `DIGEST_INVALID`), any other a tag (400 `TAG_INVALID`).
-    pub fn parse_for_write(s: &str) -> ApiResult<Reference> {
-        if s.contains(':') {
-            return Ok(Reference::Digest(crate::routes::parse_digest(s)?));
-        }
-        validate_tag(s).map_err(|e| ApiError::new(Code::TagInvalid, e.to_string()))?;
-        Ok(Reference::Tag(s.to_string()))
-    }
-
-    /// The reference of a read (`GET`, `HEAD`). One that is neither a valid
-    /// digest nor a valid tag names no manifest that could exist, so it is
-    /// 404 `MANIFEST_UNKNOWN` like any other missing manifest: the spec's
-    /// "Pulling manifests" answers a manifest not found with 404, and its
-    /// endpoint table (end-3) gives `GET`/`HEAD` no other failure status.
-    pub fn parse_for_read(name: &str, s: &str) -> ApiResult<Reference> {
-        Reference::parse_for_write(s).map_err(|e| {
-            ApiError::new(
-                Code::ManifestUnknown,
-                format!("manifest unknown to {name}: {}", e.message),
-            )
-        })
-    }
-}
 
 /// What a successful PUT reports.
 pub struct PutOutcome {
@@ -61,12 +28,12 @@ fn unknown(name: &str, what: impl std::fmt::Display) -> ApiError {
 pub async fn put(
     state: &AppState,
     name: &str,
-    reference: &Reference,
+    reference: &ManifestRef,
     content_type: Option<&str>,
     bytes: Bytes,
 ) -> ApiResult<PutOutcome> {
     let digest = match reference {
-        Reference::Digest(d) => {
+        ManifestRef::Digest(d) => {
             // Hash with the algorithm the client named, over the exact bytes.
             let actual = d.recompute(&bytes);
             if &actual != d {
@@ -77,7 +44,7 @@ pub async fn put(
             }
             actual
         }
-        Reference::Tag(_) => Digest::sha256_of(&bytes),
+        ManifestRef::Tag(_) => Digest::sha256_of(&bytes),
     };
     let manifest = Manifest::parse(&bytes, content_type)
         .map_err(|e| ApiError::new(Code::ManifestInvalid, e.to_string()))?;
@@ -92,8 +59,8 @@ pub async fn put(
         .as_ref()
         .map(|_| super::referrers::descriptor_of(&manifest, &digest, bytes.len() as u64));
     let tag = match reference {
-        Reference::Tag(t) => Some(t.as_str()),
-        Reference::Digest(_) => None,
+        ManifestRef::Tag(t) => Some(t.as_str()),
+        ManifestRef::Digest(_) => None,
     };
     let put = ManifestPut {
         digest: &digest,
@@ -147,11 +114,11 @@ async fn check_references(state: &AppState, name: &str, m: &Manifest) -> ApiResu
 pub async fn resolve(
     state: &AppState,
     name: &str,
-    reference: &Reference,
+    reference: &ManifestRef,
 ) -> ApiResult<(Digest, StoredManifest)> {
     let digest = match reference {
-        Reference::Digest(d) => d.clone(),
-        Reference::Tag(t) => state
+        ManifestRef::Digest(d) => d.clone(),
+        ManifestRef::Tag(t) => state
             .store
             .tag_read(name, t)
             .await?
@@ -172,16 +139,16 @@ pub async fn resolve(
 /// its referrers too (recursively). Without that option its referrers stay
 /// stored and indexed under its digest: they are listed again if the same
 /// manifest is pushed again.
-pub async fn delete(state: &AppState, name: &str, reference: &Reference) -> ApiResult<()> {
+pub async fn delete(state: &AppState, name: &str, reference: &ManifestRef) -> ApiResult<()> {
     match reference {
-        Reference::Tag(t) => {
+        ManifestRef::Tag(t) => {
             if state.store.tag_delete(name, t).await? {
                 Ok(())
             } else {
                 Err(unknown(name, t))
             }
         }
-        Reference::Digest(d) => {
+        ManifestRef::Digest(d) => {
             let mut seen = HashSet::new();
             let mut pending = vec![d.clone()];
             let mut first = true;
