@@ -5,6 +5,7 @@
 
 pub mod bundle;
 pub mod distribution;
+pub mod nv2;
 pub mod oci;
 pub mod opa;
 pub mod policy;

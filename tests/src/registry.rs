@@ -24,9 +24,21 @@ impl LocalRegistry {
 
     /// Starts a registry with `config` over a fresh temporary root.
     pub fn with_config(config: Config) -> Self {
+        Self::with_users(config, &[])
+    }
+
+    /// Starts a registry that requires HTTP basic auth of one of `users` (name, password).
+    pub fn with_users(config: Config, users: &[(&str, &str)]) -> Self {
         let root = tempfile::tempdir().expect("temp dir");
         let store = FsStorage::open(root.path(), config.max_blob_bytes).expect("storage");
-        let state = AppState::new(Arc::new(store), config);
+        let mut state = AppState::new(Arc::new(store), config);
+        if !users.is_empty() {
+            let text: String = users
+                .iter()
+                .map(|(u, p)| format!("{u}:{}\n", bcrypt::hash(p, 4).expect("bcrypt")))
+                .collect();
+            state = state.with_htpasswd(nv2_registry::Htpasswd::parse(&text).expect("htpasswd"));
+        }
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind loopback");
         listener.set_nonblocking(true).expect("nonblocking");
         let addr = listener.local_addr().expect("addr");

@@ -7,6 +7,11 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 pub mod cert;
+pub mod content;
+pub mod discover;
+pub mod pull;
+pub mod push;
+pub mod remote;
 pub mod sign_envelope;
 pub mod verify;
 
@@ -15,7 +20,8 @@ pub const EXIT_NOT_VERIFIED: u8 = 1;
 /// Bad usage, unreadable or invalid input, I/O failure (clap uses 2 for usage errors too).
 pub const EXIT_ERROR: u8 = 2;
 
-/// Sign and verify artifacts in the Notary Project signature format.
+/// Push, attach, discover and pull artifacts in OCI registries (oras's verbs and flags), and sign
+/// and verify them in the Notary Project signature format.
 #[derive(Debug, Parser)]
 #[command(name = "nv2", version, about, long_about = None)]
 pub struct Cli {
@@ -32,6 +38,29 @@ pub enum Command {
     SignEnvelope(sign_envelope::SignEnvelopeArgs),
     /// Verify signatures against a trust policy and print the report as JSON.
     Verify(verify::VerifyArgs),
+    /// Push files as an artifact (pushed by digest, then tagged).
+    Push(push::PushArgs),
+    /// Attach files to an artifact as a new artifact that refers to it.
+    Attach(push::AttachArgs),
+    /// Show the artifacts that refer to an artifact, and theirs (tree, table, json).
+    Discover(discover::DiscoverArgs),
+    /// Pull an artifact's files into a folder.
+    Pull(pull::PullArgs),
+    /// Give an artifact more tags.
+    Tag(content::TagArgs),
+    /// Log in to a registry (stored in docker's config.json).
+    Login(content::LoginArgs),
+    /// Remove a registry's stored login.
+    Logout(content::LogoutArgs),
+    /// Fetch, push or delete manifests.
+    #[command(subcommand)]
+    Manifest(content::ManifestCommand),
+    /// Fetch, push or delete blobs.
+    #[command(subcommand)]
+    Blob(content::BlobCommand),
+    /// List repositories and tags.
+    #[command(subcommand)]
+    Repo(content::RepoCommand),
 }
 
 /// Parses the process arguments, runs the command and maps the outcome to an exit status.
@@ -53,6 +82,16 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Cert(c) => cert::run(c),
         Command::SignEnvelope(a) => sign_envelope::run(a),
         Command::Verify(a) => verify::run(a),
+        Command::Push(a) => push::run_push(a),
+        Command::Attach(a) => push::run_attach(a),
+        Command::Discover(a) => discover::run(a),
+        Command::Pull(a) => pull::run(a),
+        Command::Tag(a) => content::tag(a),
+        Command::Login(a) => content::login(a),
+        Command::Logout(a) => content::logout(a),
+        Command::Manifest(c) => content::manifest(c),
+        Command::Blob(c) => content::blob(c),
+        Command::Repo(c) => content::repo(c),
     }
 }
 
