@@ -1,5 +1,5 @@
 //! The flags every remote verb takes (oras's names), the client they make, and transfer
-//! progress: indicatif bars on a terminal, `Uploading <12 hex> <name>` status lines otherwise,
+//! progress on stderr: indicatif bars on a terminal, `Uploading <12 hex> <name>` lines otherwise,
 //! nothing with `--quiet`.
 
 use std::collections::HashMap;
@@ -131,11 +131,11 @@ struct Lines;
 
 impl Transfer for Lines {
     fn begin(&self, d: &Descriptor, name: &str, verb: &str) {
-        println!("{verb} {} {name}", short(d));
+        eprintln!("{verb} {} {name}", short(d));
     }
     fn advance(&self, _: &Descriptor, _: u64) {}
     fn end(&self, d: &Descriptor, name: &str, status: &str) {
-        println!("{status:<11} {} {name}", short(d));
+        eprintln!("{status:<11} {} {name}", short(d));
     }
 }
 
