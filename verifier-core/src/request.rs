@@ -30,7 +30,7 @@
 //!     "2026-11-28T12:00:00Z",
 //! )
 //! .trust_store_pem("ca:wabbit-networks", "-----BEGIN CERTIFICATE-----…")
-//! .signature_envelope(b"{\"payload\": \"…\"}");
+//! .signature_envelope(b"{\"payload\": \"...\"}");
 //! assert_eq!(request.signatures[0].media_type.as_deref(), Some(JWS_MEDIA_TYPE));
 //! let json = serde_json::to_vec(&request).unwrap();
 //! // Nothing here is signed, so it does not verify; but it is a well-formed request.
