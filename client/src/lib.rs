@@ -6,9 +6,10 @@
 //! | [`cli`] | the `nv2` command line: one module per subcommand |
 //! | [`duration`] | `24h` / `7d` / `30m` durations for flags such as `--expiry` |
 //! | [`remote`] | the registry client: auth, blobs, manifests, referrers (the project's one client) |
-//! | [`request`] | building a Contract 1 verification request from local files |
+//!
+//! Contract 1 verification requests are [`verifier_core::Request`] values (`nv2 verify` builds
+//! one from local files).
 
 pub mod cli;
 pub mod duration;
 pub mod remote;
-pub mod request;

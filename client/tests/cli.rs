@@ -104,20 +104,19 @@ fn sign_in(dir: &Path, key_type: Option<&str>) -> (Vec<u8>, String) {
 }
 
 fn request(envelope: &[u8], cert: &str, digest: &str) -> Vec<u8> {
-    let r = nv2_client::request::build_request(
-        &format!("registry.example/net-monitor@{DIGEST}"),
-        &subject(digest),
-        &[envelope.to_vec()],
-        &policy(),
-        &[("ca:demo".to_string(), cert.to_string())],
-        &verifier_core::sign::format_rfc3339(
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap()
-                .as_secs(),
-        )
-        .unwrap(),
-    );
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let r = verifier_core::Request::new(
+        format!("registry.example/net-monitor@{DIGEST}"),
+        serde_json::from_value(subject(digest)).unwrap(),
+        serde_json::from_value(policy()).unwrap(),
+        verifier_core::TrustStores::new(),
+        verifier_core::sign::format_rfc3339(now).unwrap(),
+    )
+    .signature_envelope(envelope)
+    .trust_store_pem("ca:demo", cert);
     serde_json::to_vec_pretty(&r).unwrap()
 }
 
@@ -224,6 +223,21 @@ fn default_rsa_key_and_request_built_from_parts() {
         serde_json::from_slice(&std::fs::read(dir.join("saved.json")).unwrap()).unwrap();
     assert_eq!(saved["reference"], reference);
     assert_eq!(saved["signatures"][0]["mediaType"], "application/jose+json");
+    assert_eq!(
+        <base64ct::Base64 as base64ct::Encoding>::decode_vec(
+            saved["signatures"][0]["envelope"].as_str().unwrap()
+        )
+        .unwrap(),
+        envelope
+    );
+    assert!(saved["signatures"][0]["digest"]
+        .as_str()
+        .unwrap()
+        .starts_with("sha256:"));
+    let demo_crt = std::fs::read_to_string(dir.join("keys/demo.crt")).unwrap();
+    assert_eq!(saved["trustStores"], json!({"ca:demo": [demo_crt]}));
+    assert_eq!(saved["subject"], subject(DIGEST));
+    assert_eq!(saved["trustPolicy"], policy());
 }
 
 #[test]
@@ -301,4 +315,22 @@ fn errors_exit_2_with_a_message() {
     );
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("does not match"));
+    // A request from parts whose trust policy is not a trust policy document.
+    std::fs::write(dir.join("bad-policy.json"), r#"{"version": 1}"#).unwrap();
+    let out = nv2(
+        &[
+            "verify",
+            "--envelope",
+            "s.json",
+            "--subject",
+            "s.json",
+            "--trust-policy",
+            "bad-policy.json",
+            "--reference",
+            "registry.example/app:v1",
+        ],
+        &dir,
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("bad-policy.json"));
 }

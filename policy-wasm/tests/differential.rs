@@ -21,7 +21,10 @@ use serde_json::{json, Value};
 use verifier_core::sign::{
     pem_encode, sign_envelope, CertificateSpec, KeyType, SignOptions, SigningKey, TestCertificate,
 };
-use verifier_core::verify_json;
+use verifier_core::{
+    verify_json, Descriptor, Request, SignatureEntry, SignatureVerification, TrustPolicyDocument,
+    TrustPolicyStatement, TrustStores, JWS_MEDIA_TYPE,
+};
 
 /// The verification time of the generated cases: 2027-01-15T08:00:00Z.
 const NOW: u64 = 1_800_000_000;
@@ -121,40 +124,56 @@ fn raw_case(name: &str, bytes: &[u8]) -> Case {
     }
 }
 
-fn subject() -> Value {
-    json!({"mediaType": "application/vnd.oci.image.manifest.v1+json",
-           "digest": "sha256:b8479de3f8f2b2a7ec9bd3e4b8fa7e1ce0d0c7c0dd4fa1ab2ba4b1e0a1cbd1d7", "size": 517})
+fn subject() -> Descriptor {
+    Descriptor::new(
+        "application/vnd.oci.image.manifest.v1+json",
+        "sha256:b8479de3f8f2b2a7ec9bd3e4b8fa7e1ce0d0c7c0dd4fa1ab2ba4b1e0a1cbd1d7",
+        517,
+    )
 }
 
-fn request(envelopes: &[Vec<u8>], trusted: &[&TestCertificate], level: &str) -> Value {
+fn typed_request(envelopes: &[Vec<u8>], trusted: &[&TestCertificate], level: &str) -> Request {
     let pems: Vec<String> = trusted
         .iter()
         .map(|c| pem_encode("CERTIFICATE", &c.der).unwrap())
         .collect();
-    json!({
-        "reference": "registry.acme.io/apps/builder@sha256:00",
-        "subject": subject(),
-        "signatures": envelopes.iter().enumerate().map(|(i, e)| json!({
-            "mediaType": "application/jose+json", "digest": format!("sha256:sig{i}"), "envelope": Base64::encode_string(e)
-        })).collect::<Vec<_>>(),
-        "trustPolicy": {"version": "1.0", "trustPolicies": [{
-            "name": "acme", "registryScopes": ["*"], "signatureVerification": {"level": level},
-            "trustStores": ["ca:acme"], "trustedIdentities": ["*"],
-        }]},
-        "trustStores": {"ca:acme": pems},
-        "time": NOW_TEXT,
-    })
+    let policy = TrustPolicyDocument::new(vec![TrustPolicyStatement::new(
+        "acme",
+        vec!["*".into()],
+        SignatureVerification::new(level),
+    )
+    .with_trust_stores(vec!["ca:acme".into()])
+    .with_trusted_identities(vec!["*".into()])]);
+    let mut request = Request::new(
+        "registry.acme.io/apps/builder@sha256:00",
+        subject(),
+        policy,
+        TrustStores::from([("ca:acme".to_string(), pems.into())]),
+        NOW_TEXT,
+    );
+    for (i, e) in envelopes.iter().enumerate() {
+        let mut entry = SignatureEntry::from_envelope(JWS_MEDIA_TYPE, e);
+        entry.digest = Some(format!("sha256:sig{i}"));
+        request = request.signature(entry);
+    }
+    request
+}
+
+/// The request as JSON, for the cases that break it.
+fn request(envelopes: &[Vec<u8>], trusted: &[&TestCertificate], level: &str) -> Value {
+    serde_json::to_value(typed_request(envelopes, trusted, level)).unwrap()
 }
 
 /// A request under a `skip` policy, which the specification allows only for named scopes and
 /// without trust stores or identities.
 fn skip_request(envelopes: &[Vec<u8>]) -> Value {
-    let mut r = request(envelopes, &[], "skip");
-    r["trustPolicy"]["trustPolicies"][0] = json!({
-        "name": "skip-builder", "registryScopes": ["registry.acme.io/apps/builder"],
-        "signatureVerification": {"level": "skip"},
-    });
-    r
+    let mut r = typed_request(envelopes, &[], "skip");
+    r.trust_policy.trust_policies[0] = TrustPolicyStatement::new(
+        "skip-builder",
+        vec!["registry.acme.io/apps/builder".into()],
+        SignatureVerification::new("skip"),
+    );
+    serde_json::to_value(r).unwrap()
 }
 
 fn at(unix: u64) -> SystemTime {
@@ -163,7 +182,7 @@ fn at(unix: u64) -> SystemTime {
 
 fn sign(key: &SigningKey, chain: &[&TestCertificate], options: &SignOptions) -> Vec<u8> {
     let chain: Vec<Vec<u8>> = chain.iter().map(|c| c.der.clone()).collect();
-    sign_envelope(key, &chain, &subject(), options).unwrap()
+    sign_envelope(key, &chain, &json!(subject()), options).unwrap()
 }
 
 /// Changes one character of the envelope's base64url `signature` member.
@@ -349,7 +368,10 @@ fn notation_cases() -> Vec<Case> {
     verifier_core::sign::notation_cases(&root)
         .expect("read the notation vectors")
         .into_iter()
-        .map(|c| case(&format!("notation {}", c.name), &c.request, Some(c.valid)))
+        .map(|c| {
+            let request = serde_json::to_value(&c.request).unwrap();
+            case(&format!("notation {}", c.name), &request, Some(c.valid))
+        })
         .collect()
 }
 

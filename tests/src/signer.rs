@@ -7,6 +7,7 @@ use serde_json::{json, Value};
 use verifier_core::sign::{
     generate_test_certificate, sign_envelope, KeyType, SignOptions, SigningKey,
 };
+use verifier_core::{SignatureVerification, TrustPolicyDocument, TrustPolicyStatement};
 
 pub struct Signer {
     pub key: SigningKey,
@@ -41,12 +42,16 @@ impl Signer {
 
     /// `data` for the notary policy trusting this signer's certificate, for `registries`.
     pub fn policy_data(&self, registries: Value) -> Value {
+        let policy = TrustPolicyDocument::new(vec![TrustPolicyStatement::new(
+            "e2e",
+            vec!["*".into()],
+            SignatureVerification::new("strict"),
+        )
+        .with_trust_stores(vec!["ca:e2e".into()])
+        .with_trusted_identities(vec!["*".into()])]);
         json!({"notary": {"config": {
             "registries": registries,
-            "trustPolicy": {"version": "1.0", "trustPolicies": [{
-                "name": "e2e", "registryScopes": ["*"], "signatureVerification": {"level": "strict"},
-                "trustStores": ["ca:e2e"], "trustedIdentities": ["*"],
-            }]},
+            "trustPolicy": policy,
             "trustStores": {"ca:e2e": [self.cert_pem]},
         }}})
     }

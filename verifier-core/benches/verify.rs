@@ -5,32 +5,46 @@
 
 use std::time::{Duration, UNIX_EPOCH};
 
-use base64ct::{Base64, Encoding};
 use criterion::{criterion_group, criterion_main, Criterion};
 use serde_json::json;
 use verifier_core::sign::{
     pem_encode, sign_envelope, CertificateSpec, KeyType, SignOptions, TestCertificate,
 };
+use verifier_core::{
+    Descriptor, Request, SignatureEntry, SignatureVerification, TrustPolicyDocument,
+    TrustPolicyStatement, TrustStores, JWS_MEDIA_TYPE,
+};
 
 const NOW: u64 = 1_800_000_000;
 
 fn request(chain: &[&TestCertificate], anchor: &TestCertificate) -> Vec<u8> {
-    let subject = json!({"mediaType": "application/vnd.oci.image.manifest.v1+json",
-        "digest": "sha256:b8479de3f8f2b2a7ec9bd3e4b8fa7e1ce0d0c7c0dd4fa1ab2ba4b1e0a1cbd1d7", "size": 517});
+    let subject = Descriptor::new(
+        "application/vnd.oci.image.manifest.v1+json",
+        "sha256:b8479de3f8f2b2a7ec9bd3e4b8fa7e1ce0d0c7c0dd4fa1ab2ba4b1e0a1cbd1d7",
+        517,
+    );
     let ders: Vec<Vec<u8>> = chain.iter().map(|c| c.der.clone()).collect();
     let options = SignOptions::new(UNIX_EPOCH + Duration::from_secs(NOW - 60));
-    let envelope = sign_envelope(&chain[0].key, &ders, &subject, &options).unwrap();
-    serde_json::to_vec(&json!({
-        "reference": "registry.example/net-monitor:v1",
-        "subject": subject,
-        "signatures": [{"mediaType": "application/jose+json", "digest": "sha256:00", "envelope": Base64::encode_string(&envelope)}],
-        "trustPolicy": {"version": "1.0", "trustPolicies": [{"name": "bench", "registryScopes": ["*"],
-            "signatureVerification": {"level": "strict"}, "trustStores": ["ca:bench"],
-            "trustedIdentities": ["x509.subject: C=US, ST=WA, O=Bench"]}]},
-        "trustStores": {"ca:bench": [pem_encode("CERTIFICATE", &anchor.der).unwrap()]},
-        "time": "2027-01-15T08:00:00Z",
-    }))
-    .unwrap()
+    let envelope = sign_envelope(&chain[0].key, &ders, &json!(subject), &options).unwrap();
+    let policy = TrustPolicyDocument::new(vec![TrustPolicyStatement::new(
+        "bench",
+        vec!["*".into()],
+        SignatureVerification::new("strict"),
+    )
+    .with_trust_stores(vec!["ca:bench".into()])
+    .with_trusted_identities(vec!["x509.subject: C=US, ST=WA, O=Bench".into()])]);
+    let mut signature = SignatureEntry::from_envelope(JWS_MEDIA_TYPE, &envelope);
+    signature.digest = Some("sha256:00".into());
+    let request = Request::new(
+        "registry.example/net-monitor:v1",
+        subject,
+        policy,
+        TrustStores::new(),
+        "2027-01-15T08:00:00Z",
+    )
+    .signature(signature)
+    .trust_store_pem("ca:bench", pem_encode("CERTIFICATE", &anchor.der).unwrap());
+    serde_json::to_vec(&request).unwrap()
 }
 
 fn chain(leaf: KeyType, root: KeyType) -> (TestCertificate, TestCertificate) {

@@ -9,13 +9,13 @@ use alloc::collections::BTreeMap;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Stage};
 use crate::x509::name::{self, Attribute};
 
 /// The trust policy document as written.
-#[derive(Debug, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct TrustPolicyDocument {
     pub version: String,
@@ -23,24 +23,83 @@ pub struct TrustPolicyDocument {
 }
 
 /// One statement of `trustPolicies`, as written.
-#[derive(Debug, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct TrustPolicyStatement {
     pub name: String,
     pub registry_scopes: Vec<String>,
     pub signature_verification: SignatureVerification,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub trust_stores: Option<Vec<String>>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub trusted_identities: Option<Vec<String>>,
 }
 
 /// `signatureVerification`: a level and optional per-stage overrides.
-#[derive(Debug, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize)]
 pub struct SignatureVerification {
     pub level: String,
-    #[serde(default, rename = "override")]
+    #[serde(default, rename = "override", skip_serializing_if = "Option::is_none")]
     pub override_: Option<BTreeMap<String, String>>,
+}
+
+impl TrustPolicyDocument {
+    /// A version 1.0 document of `statements`.
+    pub fn new(statements: Vec<TrustPolicyStatement>) -> Self {
+        TrustPolicyDocument {
+            version: "1.0".into(),
+            trust_policies: statements,
+        }
+    }
+}
+
+impl TrustPolicyStatement {
+    /// A statement without trust stores or trusted identities (what a `skip` level needs; the
+    /// other levels need both, see [`Self::with_trust_stores`], [`Self::with_trusted_identities`]).
+    pub fn new(
+        name: impl Into<String>,
+        registry_scopes: Vec<String>,
+        signature_verification: SignatureVerification,
+    ) -> Self {
+        TrustPolicyStatement {
+            name: name.into(),
+            registry_scopes,
+            signature_verification,
+            trust_stores: None,
+            trusted_identities: None,
+        }
+    }
+
+    /// Sets `trustStores` (`ca:NAME`, `signingAuthority:NAME`).
+    pub fn with_trust_stores(mut self, stores: Vec<String>) -> Self {
+        self.trust_stores = Some(stores);
+        self
+    }
+
+    /// Sets `trustedIdentities` (`*`, or `x509.subject: …`).
+    pub fn with_trusted_identities(mut self, identities: Vec<String>) -> Self {
+        self.trusted_identities = Some(identities);
+        self
+    }
+}
+
+impl SignatureVerification {
+    /// A level (`strict`, `permissive`, `audit`, `skip`) without overrides.
+    pub fn new(level: impl Into<String>) -> Self {
+        SignatureVerification {
+            level: level.into(),
+            override_: None,
+        }
+    }
+
+    /// Overrides the action (`enforce`, `log`, `skip`) of one check (`authenticity`, `expiry`,
+    /// `authenticTimestamp`, `revocation`).
+    pub fn with_override(mut self, check: impl Into<String>, action: impl Into<String>) -> Self {
+        self.override_
+            .get_or_insert_with(BTreeMap::new)
+            .insert(check.into(), action.into());
+        self
+    }
 }
 
 /// What a level does with a failed check.

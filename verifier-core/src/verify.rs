@@ -15,7 +15,7 @@ use crate::jws::{self, Envelope, SigningScheme};
 use crate::payload;
 use crate::policy::{self, Action, Level, Policy};
 use crate::report::{Checks, Report, SignatureReport, OK, SKIPPED};
-use crate::request::{Descriptor, Request, SignatureInput, JWS_MEDIA_TYPE};
+use crate::request::{Descriptor, Request, SignatureEntry, JWS_MEDIA_TYPE};
 use crate::time::Timestamp;
 use crate::truststore::TrustAnchors;
 use crate::x509::chain::{self, MAX_CHAIN_LEN};
@@ -134,7 +134,7 @@ struct Context<'a> {
 }
 
 /// Runs the stages for one signature.
-fn verify_signature(input: &SignatureInput, ctx: &Context<'_>) -> SignatureReport {
+fn verify_signature(input: &SignatureEntry, ctx: &Context<'_>) -> SignatureReport {
     let mut report = SignatureReport {
         digest: input.digest.clone(),
         verified: false,
@@ -242,7 +242,7 @@ fn record(report: &mut SignatureReport, action: Action, error: Error) -> bool {
 
 /// The first part of integrity (trust-store-trust-policy.md, "Validate Integrity"): a JWS
 /// envelope that parses and obeys the header rules.
-fn decode_envelope(input: &SignatureInput) -> Result<Envelope, Error> {
+fn decode_envelope(input: &SignatureEntry) -> Result<Envelope, Error> {
     if let Some(mt) = &input.media_type {
         if mt != JWS_MEDIA_TYPE {
             return Err(Error::UnsupportedEnvelopeType {

@@ -9,7 +9,7 @@ use verifier_core::sign::{
     KeyUsageBit, KeyUsageSpec, TestCertificate, EKU_ANY, EKU_CLIENT_AUTH, EKU_EMAIL_PROTECTION,
     EKU_SERVER_AUTH, EKU_TIME_STAMPING,
 };
-use verifier_core::{Error, Stage};
+use verifier_core::{Error, SignatureVerification, Stage};
 
 /// Verifies an envelope signed by `chain[0]`'s key with `chain` in x5c, trusting `anchor`.
 fn verify_chain(chain: &[&TestCertificate], anchor: &TestCertificate) -> verifier_core::Report {
@@ -411,7 +411,7 @@ fn certificate_validity_is_the_authentic_timestamp_check() {
     // Permissive only logs it.
     let env = Envelope::new(&expired.key, &[&expired, &root]);
     let mut req = Request::new(env.build(), &root);
-    req.level = serde_json::json!({"level": "permissive"});
+    req.level = SignatureVerification::new("permissive");
     let report = req.verify();
     assert_valid(&report);
     assert!(report.signatures[0]

@@ -8,7 +8,7 @@ use common::*;
 use hmac::{Hmac, KeyInit, Mac};
 use serde_json::{json, Value};
 use verifier_core::sign::{b64url, HashAlgorithm, KeyType};
-use verifier_core::{Error, SignatureAlgorithm, Stage};
+use verifier_core::{Error, PemList, SignatureAlgorithm, SignatureVerification, Stage};
 
 fn setup() -> (Pki, Envelope) {
     let pki = pki(KeyType::EcP256);
@@ -277,7 +277,7 @@ fn expired_signature_fails_expiry_and_is_only_logged_when_permissive() {
     assert_valid(&req.verify());
 
     let mut req = Request::new(env.build(), &pki.root);
-    req.level = json!({"level": "permissive"});
+    req.level = SignatureVerification::new("permissive");
     let report = req.verify();
     assert_valid(&report);
     assert!(report.signatures[0]
@@ -291,7 +291,7 @@ fn expired_signature_fails_expiry_and_is_only_logged_when_permissive() {
     );
 
     let mut req = Request::new(env.build(), &pki.root);
-    req.level = json!({"level": "strict", "override": {"expiry": "log"}});
+    req.level = SignatureVerification::new("strict").with_override("expiry", "log");
     assert_valid(&req.verify());
 }
 
@@ -501,8 +501,8 @@ fn pss_salt_must_equal_the_hash_length() {
 fn payload_must_name_the_subject() {
     let (pki, env) = setup();
     let mut req = Request::new(env.build(), &pki.root);
-    req.subject["digest"] =
-        json!("sha256:0000000000000000000000000000000000000000000000000000000000000000");
+    req.subject.digest =
+        "sha256:0000000000000000000000000000000000000000000000000000000000000000".into();
     assert_fails(&req.verify(), Stage::Integrity, |e| {
         matches!(
             e,
@@ -513,7 +513,7 @@ fn payload_must_name_the_subject() {
         )
     });
     let mut req = Request::new(env.build(), &pki.root);
-    req.subject["size"] = json!(518);
+    req.subject.size = 518;
     assert_fails(&req.verify(), Stage::Integrity, |e| {
         matches!(e, Error::SubjectMismatch { field: "size", .. })
     });
@@ -522,7 +522,7 @@ fn payload_must_name_the_subject() {
     let mut reordered = fresh(&pki);
     let s = subject();
     reordered.payload = serde_json::to_vec(&json!({"targetArtifact": {
-        "size": s["size"], "annotations": {"org.opencontainers.image.title": "x"}, "digest": s["digest"], "mediaType": s["mediaType"]}}))
+        "size": s.size, "annotations": {"org.opencontainers.image.title": "x"}, "digest": s.digest, "mediaType": s.media_type}}))
     .unwrap();
     assert_valid(&verify(&pki, reordered.build()));
 }
@@ -571,14 +571,17 @@ fn signing_authority_scheme_uses_the_authentic_signing_time() {
         );
     });
     let mut req = Request::new(sa.build(), &pki.root);
-    let mut json = req.json();
+    let mut request = req.request();
     // The anchor must be in a signingAuthority store for this scheme.
-    json["trustPolicy"]["trustPolicies"][0]["trustStores"] = json!(["signingAuthority:acme"]);
-    json["trustStores"] = json!({"signingAuthority:acme": json["trustStores"]["ca:acme"]});
+    request.trust_policy.trust_policies[0].trust_stores = Some(vec!["signingAuthority:acme".into()]);
+    let anchors: PemList = request.trust_stores.remove("ca:acme").unwrap();
+    request
+        .trust_stores
+        .insert("signingAuthority:acme".into(), anchors);
     // Verified long after the leaf expired: the authentic signing time is what counts.
-    json["time"] = json!("2040-01-01T00:00:00Z");
+    request.time = "2040-01-01T00:00:00Z".into();
     assert_valid(&verifier_core::verify_json(
-        &serde_json::to_vec(&json).unwrap(),
+        &serde_json::to_vec(&request).unwrap(),
     ));
     // With only a ca store, the signing-authority signature is not trusted.
     req.time = "2027-01-15T08:00:00Z".into();

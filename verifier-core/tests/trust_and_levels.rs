@@ -6,7 +6,10 @@ mod common;
 use common::*;
 use serde_json::json;
 use verifier_core::sign::{CertificateSpec, KeyType};
-use verifier_core::{verify_json, Error, Stage};
+use verifier_core::{
+    verify_json, Error, SignatureVerification, Stage, TrustPolicyDocument, TrustPolicyStatement,
+    TrustStores,
+};
 
 #[test]
 fn every_allowed_algorithm_verifies_once() {
@@ -31,7 +34,7 @@ fn untrusted_root_fails_authenticity_and_audit_only_logs_it() {
     assert_eq!(report.signatures[0].checks.expiry, "skipped");
 
     let mut req = Request::new(env.build(), &other);
-    req.level = json!({"level": "audit"});
+    req.level = SignatureVerification::new("audit");
     let report = req.verify();
     assert_valid(&report);
     assert_eq!(report.level.as_deref(), Some("audit"));
@@ -42,8 +45,8 @@ fn untrusted_root_fails_authenticity_and_audit_only_logs_it() {
     assert!(!report.warnings.is_empty());
     // Audit still enforces integrity.
     let mut req = Request::new(env.build(), &other);
-    req.level = json!({"level": "audit"});
-    req.subject["size"] = json!(1);
+    req.level = SignatureVerification::new("audit");
+    req.subject.size = 1;
     assert_fails(&req.verify(), Stage::Integrity, |e| {
         matches!(e, Error::SubjectMismatch { .. })
     });
@@ -54,14 +57,14 @@ fn trusted_identities_match_the_leaf_subject() {
     let pki = pki(KeyType::EcP256);
     let env = Envelope::new(&pki.leaf.key, &[&pki.leaf, &pki.root]);
     let mut req = Request::new(env.build(), &pki.root);
-    req.identities = json!(["x509.subject: C=US, ST=WA, O=Acme, CN=builder"]);
+    req.identities = vec!["x509.subject: C=US, ST=WA, O=Acme, CN=builder".into()];
     assert_valid(&req.verify());
-    req.identities = json!(["x509.subject: C=US, ST=WA, O=Acme, CN=someone-else"]);
+    req.identities = vec!["x509.subject: C=US, ST=WA, O=Acme, CN=someone-else".into()];
     assert_fails(&req.verify(), Stage::Authenticity, |e| {
         matches!(e, Error::UntrustedIdentity { .. })
     });
     // The root's subject is not the signer's.
-    req.identities = json!(["x509.subject: C=US, ST=WA, O=Acme, CN=Acme Root"]);
+    req.identities = vec!["x509.subject: C=US, ST=WA, O=Acme, CN=Acme Root".into()];
     assert_fails(&req.verify(), Stage::Authenticity, |e| {
         matches!(e, Error::UntrustedIdentity { .. })
     });
@@ -137,22 +140,28 @@ fn request_level_errors_never_verify() {
 
 #[test]
 fn skip_level_verifies_without_signatures_for_its_scope() {
-    let json = json!({
-        "reference": "registry.acme.io/unsigned/tool:1.0",
-        "subject": subject(),
-        "signatures": [],
-        "trustPolicy": {"version": "1.0", "trustPolicies": [
-            {"name": "unsigned", "registryScopes": ["registry.acme.io/unsigned/tool"], "signatureVerification": {"level": "skip"}},
-            {"name": "rest", "registryScopes": ["*"], "signatureVerification": {"level": "strict"}, "trustStores": ["ca:acme"], "trustedIdentities": ["*"]}
-        ]},
-        "trustStores": {},
-        "time": NOW_TEXT,
-    });
-    let report = verify_json(&serde_json::to_vec(&json).unwrap());
+    let policy = TrustPolicyDocument::new(vec![
+        TrustPolicyStatement::new(
+            "unsigned",
+            vec!["registry.acme.io/unsigned/tool".into()],
+            SignatureVerification::new("skip"),
+        ),
+        TrustPolicyStatement::new("rest", vec!["*".into()], SignatureVerification::new("strict"))
+            .with_trust_stores(vec!["ca:acme".into()])
+            .with_trusted_identities(vec!["*".into()]),
+    ]);
+    let request = verifier_core::Request::new(
+        "registry.acme.io/unsigned/tool:1.0",
+        subject(),
+        policy,
+        TrustStores::new(),
+        NOW_TEXT,
+    );
+    let report = verify_json(&serde_json::to_vec(&request).unwrap());
     assert!(report.verified);
     assert_eq!(report.policy.as_deref(), Some("unsigned"));
-    let mut other = json.clone();
-    other["reference"] = json!("registry.acme.io/apps/x:1");
+    let mut other = request.clone();
+    other.reference = "registry.acme.io/apps/x:1".into();
     let report = verify_json(&serde_json::to_vec(&other).unwrap());
     assert!(!report.verified);
     assert_eq!(report.policy.as_deref(), Some("rest"));

@@ -9,13 +9,13 @@ use std::time::{Duration, SystemTime};
 
 use anyhow::Context;
 use clap::Args;
+use sha2::{Digest, Sha256};
 use verifier_core::sign::{
     format_rfc3339, pem_decode_certificates, sign_envelope, system_time_to_unix, SignOptions,
     SigningKey,
 };
 
 use crate::duration::parse_duration;
-use crate::request::sha256_digest;
 
 #[derive(Debug, Args)]
 pub struct SignEnvelopeArgs {
@@ -89,4 +89,29 @@ pub fn run(args: SignEnvelopeArgs) -> anyhow::Result<ExitCode> {
         sha256_digest(&envelope),
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// `sha256:<lowercase hex>` of `bytes`, an OCI digest.
+fn sha256_digest(bytes: &[u8]) -> String {
+    let hash = Sha256::digest(bytes);
+    let mut out = String::with_capacity(7 + 64);
+    out.push_str("sha256:");
+    for b in hash {
+        out.push_str(&format!("{b:02x}"));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn digest_of_empty_config() {
+        // DESIGN.md, media types: the empty config `{}`.
+        assert_eq!(
+            sha256_digest(b"{}"),
+            "sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a"
+        );
+    }
 }

@@ -11,9 +11,9 @@ use std::time::SystemTime;
 use anyhow::{bail, Context};
 use clap::Args;
 use verifier_core::sign::{format_rfc3339, system_time_to_unix};
+use verifier_core::{Descriptor, Request, TrustPolicyDocument, TrustStores};
 
 use super::EXIT_NOT_VERIFIED;
-use crate::request::build_request;
 
 #[derive(Debug, Args)]
 pub struct VerifyArgs {
@@ -93,6 +93,9 @@ fn read_request(source: &str) -> anyhow::Result<Vec<u8>> {
     }
 }
 
+/// The request from --envelope, --subject, --trust-policy, --trust-store, --reference, --time.
+/// The subject and the trust policy must have their contract's shape (a file that does not is an
+/// error here, naming the file); what they say is for the verifier to judge.
 fn request_from_parts(args: &VerifyArgs) -> anyhow::Result<Vec<u8>> {
     let read_json = |path: &PathBuf, what: &str| -> anyhow::Result<serde_json::Value> {
         let bytes = fs::read(path).with_context(|| format!("reading {what} {}", path.display()))?;
@@ -100,31 +103,51 @@ fn request_from_parts(args: &VerifyArgs) -> anyhow::Result<Vec<u8>> {
             .with_context(|| format!("{what} {} is not JSON", path.display()))
     };
     // clap's `requires_all` guarantees these with --envelope.
-    let (Some(subject), Some(policy), Some(reference)) =
+    let (Some(subject_path), Some(policy_path), Some(reference)) =
         (&args.subject, &args.trust_policy, &args.reference)
     else {
         bail!("--envelope needs --subject, --trust-policy and --reference");
     };
-    let subject = read_json(subject, "subject descriptor")?;
-    let policy = read_json(policy, "trust policy")?;
-    let mut envelopes = Vec::new();
+    let subject: Descriptor =
+        serde_json::from_value(read_json(subject_path, "subject descriptor")?).with_context(
+            || {
+                format!(
+                    "subject descriptor {} is not an OCI descriptor (mediaType, digest, size)",
+                    subject_path.display()
+                )
+            },
+        )?;
+    let policy: TrustPolicyDocument =
+        serde_json::from_value(read_json(policy_path, "trust policy")?).with_context(|| {
+            format!(
+                "trust policy {} is not a trust policy document",
+                policy_path.display()
+            )
+        })?;
+    let time = match &args.time {
+        Some(t) => t.clone(),
+        None => format_rfc3339(system_time_to_unix(SystemTime::now())?)?,
+    };
+    let mut request = Request::new(
+        reference.as_str(),
+        subject,
+        policy,
+        TrustStores::new(),
+        time,
+    );
     for path in &args.envelope {
-        envelopes
-            .push(fs::read(path).with_context(|| format!("reading envelope {}", path.display()))?);
+        let envelope =
+            fs::read(path).with_context(|| format!("reading envelope {}", path.display()))?;
+        request = request.signature_envelope(&envelope);
     }
-    let mut stores = Vec::new();
     for entry in &args.trust_store {
         let Some((name, file)) = entry.split_once('=') else {
             bail!("--trust-store {entry:?}: expected NAME=PEMFILE, e.g. ca:demo=demo.crt");
         };
         let pem = fs::read_to_string(file)
             .with_context(|| format!("reading trust store {name} from {file}"))?;
-        stores.push((name.to_string(), pem));
+        // Entries with the same name are merged, in order.
+        request = request.trust_store_pem(name, pem);
     }
-    let time = match &args.time {
-        Some(t) => t.clone(),
-        None => format_rfc3339(system_time_to_unix(SystemTime::now())?)?,
-    };
-    let request = build_request(reference, &subject, &envelopes, &policy, &stores, &time);
     Ok(serde_json::to_vec_pretty(&request)?)
 }

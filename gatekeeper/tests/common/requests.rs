@@ -6,11 +6,14 @@
 
 use std::time::{Duration, UNIX_EPOCH};
 
-use base64ct::{Base64, Encoding};
 use serde_json::{json, Value};
 use verifier_core::sign::{
     pem_encode, sign_envelope, CertificateSpec, HashAlgorithm, KeyType, SignOptions,
     TestCertificate,
+};
+use verifier_core::{
+    Descriptor, Request, SignatureEntry, SignatureVerification, TrustPolicyDocument,
+    TrustPolicyStatement, TrustStores, JWS_MEDIA_TYPE,
 };
 
 /// The verification time of every generated request: 2027-01-15T08:00:00Z.
@@ -19,9 +22,12 @@ pub const NOW_TEXT: &str = "2027-01-15T08:00:00Z";
 const DAY: u64 = 86_400;
 pub const SIGNER: &str = "C=US, ST=WA, O=Bench, CN=Signer";
 
-pub fn subject() -> Value {
-    json!({"mediaType": "application/vnd.oci.image.manifest.v1+json",
-           "digest": "sha256:b8479de3f8f2b2a7ec9bd3e4b8fa7e1ce0d0c7c0dd4fa1ab2ba4b1e0a1cbd1d7", "size": 517})
+pub fn subject() -> Descriptor {
+    Descriptor::new(
+        "application/vnd.oci.image.manifest.v1+json",
+        "sha256:b8479de3f8f2b2a7ec9bd3e4b8fa7e1ce0d0c7c0dd4fa1ab2ba4b1e0a1cbd1d7",
+        517,
+    )
 }
 
 /// A self-signed signer (what `notation cert generate-test` makes).
@@ -48,11 +54,15 @@ pub fn chain(leaf: KeyType, root: KeyType) -> (TestCertificate, TestCertificate)
 }
 
 /// A notation-shaped envelope for [`subject`] (or `subject` given) signed by `chain[0]`.
-pub fn envelope(chain: &[&TestCertificate], subject: &Value, expiry: Option<Duration>) -> Vec<u8> {
+pub fn envelope(
+    chain: &[&TestCertificate],
+    subject: &Descriptor,
+    expiry: Option<Duration>,
+) -> Vec<u8> {
     let ders: Vec<Vec<u8>> = chain.iter().map(|c| c.der.clone()).collect();
     let mut options = SignOptions::new(UNIX_EPOCH + Duration::from_secs(NOW - 60));
     options.expiry = expiry;
-    sign_envelope(&chain[0].key, &ders, subject, &options).unwrap()
+    sign_envelope(&chain[0].key, &ders, &json!(subject), &options).unwrap()
 }
 
 /// The request for one envelope, trusting `anchor`, at `level`, for `identity`.
@@ -62,19 +72,28 @@ pub fn request_with(
     level: &str,
     identity: &str,
     time: &str,
-) -> Value {
-    json!({
-        "reference": "registry.example/net-monitor:v1",
-        "subject": subject(),
-        "signatures": envelopes.iter().enumerate().map(|(i, e)| json!({
-            "mediaType": "application/jose+json", "digest": format!("sha256:{i:064x}"), "envelope": Base64::encode_string(e)
-        })).collect::<Vec<_>>(),
-        "trustPolicy": {"version": "1.0", "trustPolicies": [{"name": "bench", "registryScopes": ["*"],
-            "signatureVerification": {"level": level}, "trustStores": ["ca:bench"],
-            "trustedIdentities": [identity]}]},
-        "trustStores": {"ca:bench": [pem_encode("CERTIFICATE", &anchor.der).unwrap()]},
-        "time": time,
-    })
+) -> Request {
+    let policy = TrustPolicyDocument::new(vec![TrustPolicyStatement::new(
+        "bench",
+        vec!["*".into()],
+        SignatureVerification::new(level),
+    )
+    .with_trust_stores(vec!["ca:bench".into()])
+    .with_trusted_identities(vec![identity.into()])]);
+    let mut request = Request::new(
+        "registry.example/net-monitor:v1",
+        subject(),
+        policy,
+        TrustStores::new(),
+        time,
+    )
+    .trust_store_pem("ca:bench", pem_encode("CERTIFICATE", &anchor.der).unwrap());
+    for (i, e) in envelopes.iter().enumerate() {
+        let mut entry = SignatureEntry::from_envelope(JWS_MEDIA_TYPE, e);
+        entry.digest = Some(format!("sha256:{i:064x}"));
+        request = request.signature(entry);
+    }
+    request
 }
 
 /// The valid strict request for a chain anchored at its last certificate.
@@ -145,8 +164,7 @@ pub fn all_cases() -> Vec<(String, Vec<u8>)> {
         ),
     ));
     let mut other = subject();
-    other["digest"] =
-        json!("sha256:0000000000000000000000000000000000000000000000000000000000000000");
+    other.digest = "sha256:0000000000000000000000000000000000000000000000000000000000000000".into();
     cases.push((
         "tampered_subject".into(),
         with(
@@ -224,13 +242,14 @@ pub fn all_cases() -> Vec<(String, Vec<u8>)> {
     ));
     // The valid strict request with one field broken.
     let edited = |edit: &dyn Fn(&mut Value)| {
-        let mut req = request_with(
+        let mut req = serde_json::to_value(request_with(
             std::slice::from_ref(&good),
             &root,
             "strict",
             identity,
             NOW_TEXT,
-        );
+        ))
+        .unwrap();
         edit(&mut req);
         serde_json::to_vec(&req).unwrap()
     };

@@ -8,8 +8,12 @@ use std::string::{String, ToString};
 use std::vec::Vec;
 use std::{format, vec};
 
-use base64ct::{Base64, Encoding};
-use serde_json::{json, Value};
+use serde_json::Value;
+
+use crate::{
+    Descriptor, Request, SignatureEntry, SignatureVerification, TrustPolicyDocument,
+    TrustPolicyStatement, TrustStores, JWS_MEDIA_TYPE,
+};
 
 /// One case of one vector set.
 #[derive(Debug, Clone)]
@@ -21,7 +25,7 @@ pub struct NotationCase {
     /// For an invalid case, the stage expected to fail (`integrity`, `authenticity`, …).
     pub stage: Option<String>,
     /// The Contract 1 request.
-    pub request: Value,
+    pub request: Request,
 }
 
 /// Every case under `root` (one folder per set), sets in name order.
@@ -54,22 +58,38 @@ pub fn notation_cases(root: &Path) -> Result<Vec<NotationCase>, String> {
                 roots.push(String::from_utf8_lossy(&read(&file(f))?).into_owned());
             }
             let subject_path = file(&get("subject"));
-            let subject: Value = serde_json::from_slice(&read(&subject_path)?)
+            let subject: Descriptor = serde_json::from_slice(&read(&subject_path)?)
                 .map_err(|e| format!("{}: {e}", subject_path.display()))?;
             let envelope = read(&file(&case["file"]))?;
-            let request = json!({
-                "reference": "registry.example/vectors/app@sha256:00",
-                "subject": subject,
-                "signatures": [{"mediaType": "application/jose+json", "digest": "sha256:test", "envelope": Base64::encode_string(&envelope)}],
-                "trustPolicy": {"version": "1.0", "trustPolicies": [{
-                    "name": "vectors", "registryScopes": ["*"],
-                    "signatureVerification": {"level": get("level")},
-                    "trustStores": ["ca:vectors", "signingAuthority:vectors"],
-                    "trustedIdentities": get("trustedIdentities"),
-                }]},
-                "trustStores": {"ca:vectors": roots.clone(), "signingAuthority:vectors": roots},
-                "time": get("now"),
-            });
+            let text = |k: &str| {
+                get(k)
+                    .as_str()
+                    .map(ToString::to_string)
+                    .ok_or_else(|| format!("{}: {k} is not a string", path.display()))
+            };
+            let identities: Option<Vec<String>> = serde_json::from_value(get("trustedIdentities"))
+                .map_err(|e| format!("{}: trustedIdentities: {e}", path.display()))?;
+            let mut statement = TrustPolicyStatement::new(
+                "vectors",
+                vec!["*".into()],
+                SignatureVerification::new(text("level")?),
+            )
+            .with_trust_stores(vec!["ca:vectors".into(), "signingAuthority:vectors".into()]);
+            statement.trusted_identities = identities;
+            let stores = TrustStores::from([
+                ("ca:vectors".to_string(), roots.clone().into()),
+                ("signingAuthority:vectors".to_string(), roots.into()),
+            ]);
+            let mut entry = SignatureEntry::from_envelope(JWS_MEDIA_TYPE, &envelope);
+            entry.digest = Some("sha256:test".into());
+            let request = Request::new(
+                "registry.example/vectors/app@sha256:00",
+                subject,
+                TrustPolicyDocument::new(vec![statement]),
+                stores,
+                text("now")?,
+            )
+            .signature(entry);
             cases.push(NotationCase {
                 name: format!("{set} / {} ({})", case["file"], case["why"]),
                 valid: case["expected"] == "valid",

@@ -7,6 +7,10 @@ use std::sync::OnceLock;
 
 use base64ct::{Base64, Encoding};
 use serde_json::{json, Map, Value};
+use verifier_core::{
+    Descriptor, SignatureEntry, SignatureVerification, TrustPolicyDocument, TrustPolicyStatement,
+    TrustStores, JWS_MEDIA_TYPE,
+};
 use verifier_core::sign::{
     assemble, b64url, BasicConstraintsSpec, CertificateSpec, KeyType, KeyUsageBit, KeyUsageSpec,
     SigningKey, TestCertificate,
@@ -21,9 +25,12 @@ pub const LEAF_SUBJECT: &str = "C=US, ST=WA, L=Seattle, O=Acme, CN=builder";
 pub const ROOT_SUBJECT: &str = "C=US, ST=WA, O=Acme, CN=Acme Root";
 pub const INTER_SUBJECT: &str = "C=US, ST=WA, O=Acme, CN=Acme Intermediate";
 
-pub fn subject() -> Value {
-    json!({"mediaType": "application/vnd.oci.image.manifest.v1+json",
-           "digest": "sha256:b8479de3f8f2b2a7ec9bd3e4b8fa7e1ce0d0c7c0dd4fa1ab2ba4b1e0a1cbd1d7", "size": 517})
+pub fn subject() -> Descriptor {
+    Descriptor::new(
+        "application/vnd.oci.image.manifest.v1+json",
+        "sha256:b8479de3f8f2b2a7ec9bd3e4b8fa7e1ce0d0c7c0dd4fa1ab2ba4b1e0a1cbd1d7",
+        517,
+    )
 }
 
 /// Keys are costly to make; each kind is made once per test binary.
@@ -142,14 +149,14 @@ pub fn signing_input(protected: &[u8], payload: &[u8]) -> String {
     format!("{}.{}", b64url(protected), b64url(payload))
 }
 
-/// A Contract 1 request around one envelope.
+/// A Contract 1 request around one envelope, with the parts tests change as fields.
 pub struct Request {
     pub envelopes: Vec<Vec<u8>>,
     pub trust: Vec<Vec<u8>>,
-    pub level: Value,
-    pub identities: Value,
+    pub level: SignatureVerification,
+    pub identities: Vec<String>,
     pub time: String,
-    pub subject: Value,
+    pub subject: Descriptor,
 }
 
 impl Request {
@@ -157,36 +164,51 @@ impl Request {
         Request {
             envelopes: vec![envelope],
             trust: vec![trusted.der.clone()],
-            level: json!({"level": "strict"}),
-            identities: json!(["*"]),
+            level: SignatureVerification::new("strict"),
+            identities: vec!["*".into()],
             time: NOW_TEXT.into(),
             subject: subject(),
         }
     }
 
-    pub fn json(&self) -> Value {
+    /// The request: policy `acme` for every registry, trusting `ca:acme`.
+    pub fn request(&self) -> verifier_core::Request {
+        let policy = TrustPolicyDocument::new(vec![TrustPolicyStatement::new(
+            "acme",
+            vec!["*".into()],
+            self.level.clone(),
+        )
+        .with_trust_stores(vec!["ca:acme".into()])
+        .with_trusted_identities(self.identities.clone())]);
         let pems: Vec<String> = self
             .trust
             .iter()
             .map(|d| verifier_core::sign::pem_encode("CERTIFICATE", d).unwrap())
             .collect();
-        json!({
-            "reference": "registry.acme.io/apps/builder@sha256:00",
-            "subject": self.subject,
-            "signatures": self.envelopes.iter().enumerate().map(|(i, e)| json!({
-                "mediaType": "application/jose+json", "digest": format!("sha256:sig{i}"), "envelope": Base64::encode_string(e)
-            })).collect::<Vec<_>>(),
-            "trustPolicy": {"version": "1.0", "trustPolicies": [{
-                "name": "acme", "registryScopes": ["*"], "signatureVerification": self.level,
-                "trustStores": ["ca:acme"], "trustedIdentities": self.identities,
-            }]},
-            "trustStores": {"ca:acme": pems},
-            "time": self.time,
-        })
+        let stores = TrustStores::from([("ca:acme".to_string(), pems.into())]);
+        let mut request = verifier_core::Request::new(
+            "registry.acme.io/apps/builder@sha256:00",
+            self.subject.clone(),
+            policy,
+            stores,
+            self.time.clone(),
+        );
+        for (i, e) in self.envelopes.iter().enumerate() {
+            // Digests the report echoes (`sha256:sig0`, …), not the envelopes' own.
+            let mut entry = SignatureEntry::from_envelope(JWS_MEDIA_TYPE, e);
+            entry.digest = Some(format!("sha256:sig{i}"));
+            request = request.signature(entry);
+        }
+        request
+    }
+
+    /// The request as JSON, for tests that break it.
+    pub fn json(&self) -> Value {
+        serde_json::to_value(self.request()).unwrap()
     }
 
     pub fn verify(&self) -> Report {
-        verify_json(&serde_json::to_vec(&self.json()).unwrap())
+        verify_json(&serde_json::to_vec(&self.request()).unwrap())
     }
 }
 
