@@ -240,7 +240,11 @@ mod tests {
         ]);
         Request::new(
             "registry.example/net-monitor@sha256:00",
-            Descriptor::new("application/vnd.oci.image.manifest.v1+json", "sha256:00", 528),
+            Descriptor::new(
+                "application/vnd.oci.image.manifest.v1+json",
+                "sha256:00",
+                528,
+            ),
             policy,
             TrustStores::new(),
             "2026-11-28T12:00:00Z",
@@ -301,8 +305,8 @@ mod tests {
         assert_eq!(back, request);
         // And the other way: the contract's JSON, read and written again, is unchanged.
         let text = serde_json::to_value(&request).unwrap();
-        let again = serde_json::to_value(serde_json::from_value::<Request>(text.clone()).unwrap())
-            .unwrap();
+        let again =
+            serde_json::to_value(serde_json::from_value::<Request>(text.clone()).unwrap()).unwrap();
         assert_eq!(again, text);
     }
 
@@ -316,7 +320,10 @@ mod tests {
         .unwrap();
         assert_eq!(r.trust_stores["ca:x"], PemList::One("A".into()));
         assert!(r.signatures.is_empty());
-        assert_eq!(serde_json::to_value(&r).unwrap()["trustStores"]["ca:x"], "A");
+        assert_eq!(
+            serde_json::to_value(&r).unwrap()["trustStores"]["ca:x"],
+            "A"
+        );
         let r = r.trust_store_pem("ca:x", "B");
         assert_eq!(r.trust_stores["ca:x"].texts(), ["A", "B"]);
     }

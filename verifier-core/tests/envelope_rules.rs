@@ -573,7 +573,8 @@ fn signing_authority_scheme_uses_the_authentic_signing_time() {
     let mut req = Request::new(sa.build(), &pki.root);
     let mut request = req.request();
     // The anchor must be in a signingAuthority store for this scheme.
-    request.trust_policy.trust_policies[0].trust_stores = Some(vec!["signingAuthority:acme".into()]);
+    request.trust_policy.trust_policies[0].trust_stores =
+        Some(vec!["signingAuthority:acme".into()]);
     let anchors: PemList = request.trust_stores.remove("ca:acme").unwrap();
     request
         .trust_stores

@@ -146,9 +146,13 @@ fn skip_level_verifies_without_signatures_for_its_scope() {
             vec!["registry.acme.io/unsigned/tool".into()],
             SignatureVerification::new("skip"),
         ),
-        TrustPolicyStatement::new("rest", vec!["*".into()], SignatureVerification::new("strict"))
-            .with_trust_stores(vec!["ca:acme".into()])
-            .with_trusted_identities(vec!["*".into()]),
+        TrustPolicyStatement::new(
+            "rest",
+            vec!["*".into()],
+            SignatureVerification::new("strict"),
+        )
+        .with_trust_stores(vec!["ca:acme".into()])
+        .with_trusted_identities(vec!["*".into()]),
     ]);
     let request = verifier_core::Request::new(
         "registry.acme.io/unsigned/tool:1.0",

@@ -7,15 +7,15 @@ use std::sync::OnceLock;
 
 use base64ct::{Base64, Encoding};
 use serde_json::{json, Map, Value};
-use verifier_core::{
-    Descriptor, SignatureEntry, SignatureVerification, TrustPolicyDocument, TrustPolicyStatement,
-    TrustStores, JWS_MEDIA_TYPE,
-};
 use verifier_core::sign::{
     assemble, b64url, BasicConstraintsSpec, CertificateSpec, KeyType, KeyUsageBit, KeyUsageSpec,
     SigningKey, TestCertificate,
 };
 use verifier_core::{verify_json, Report, SignatureAlgorithm, Stage};
+use verifier_core::{
+    Descriptor, SignatureEntry, SignatureVerification, TrustPolicyDocument, TrustPolicyStatement,
+    TrustStores, JWS_MEDIA_TYPE,
+};
 
 /// The verification time of every generated case: 2027-01-15T08:00:00Z.
 pub const NOW: u64 = 1_800_000_000;
