@@ -441,40 +441,15 @@ impl Repository {
     /// The tags of the repository, every page (`GET /v2/<name>/tags/list`, `Link` followed).
     pub async fn tags(&self) -> Result<Vec<String>> {
         let what = format!("list tags of {}/{}", self.registry, self.name);
-        let mut url = self.url("tags/list?n=1000");
-        let mut tags = Vec::new();
-        for _ in 0..10_000 {
-            let response = self
-                .send(false, &what, || Ok(self.request(Method::GET, &url)))
-                .await?;
-            if !response.status().is_success() {
-                return Err(status_error(&what, &self.registry, response).await);
-            }
-            let next =
-                next_link(response.headers()).map(|l| self.client.absolute(&self.registry, &l));
-            let body: serde_json::Value =
-                json_body(response).await.map_err(|e| Error::Protocol {
-                    what: what.clone(),
-                    registry: self.registry.clone(),
-                    problem: format!("tags list: {e}"),
-                })?;
-            tags.extend(
-                body["tags"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .filter_map(|t| t.as_str().map(str::to_string)),
-            );
-            match next {
-                Some(n) => url = n,
-                None => return Ok(tags),
-            }
-        }
-        Err(Error::Protocol {
-            what,
-            registry: self.registry.clone(),
-            problem: "more than 10000 pages of tags".into(),
-        })
+        self.client
+            .paged_list(
+                &self.registry,
+                &self.scopes(false),
+                &what,
+                self.url("tags/list?n=1000"),
+                "tags",
+            )
+            .await
     }
 }
 
@@ -504,25 +479,43 @@ impl Client {
     /// The repositories of a registry (`GET /v2/_catalog`, every page).
     pub async fn catalog(&self, registry: &str) -> Result<Vec<String>> {
         let what = format!("list repositories of {registry}");
-        let scopes = vec!["registry:catalog:*".to_string()];
-        let mut url = format!("{}/v2/_catalog?n=1000", self.base_url(registry));
-        let mut names = Vec::new();
+        let url = format!("{}/v2/_catalog?n=1000", self.base_url(registry));
+        self.paged_list(
+            registry,
+            &["registry:catalog:*".to_string()],
+            &what,
+            url,
+            "repositories",
+        )
+        .await
+    }
+
+    /// The strings of `field` over every page of a list endpoint, its `Link` headers followed.
+    async fn paged_list(
+        &self,
+        registry: &str,
+        scopes: &[String],
+        what: &str,
+        first: String,
+        field: &str,
+    ) -> Result<Vec<String>> {
+        let mut url = first;
+        let mut items = Vec::new();
         for _ in 0..10_000 {
             let response = self
-                .send(registry, &scopes, &what, || Ok(self.http.get(&url)))
+                .send(registry, scopes, what, || Ok(self.http.get(&url)))
                 .await?;
             if !response.status().is_success() {
-                return Err(status_error(&what, registry, response).await);
+                return Err(status_error(what, registry, response).await);
             }
             let next = next_link(response.headers()).map(|l| self.absolute(registry, &l));
-            let body: serde_json::Value =
-                json_body(response).await.map_err(|e| Error::Protocol {
-                    what: what.clone(),
-                    registry: registry.into(),
-                    problem: format!("catalog: {e}"),
-                })?;
-            names.extend(
-                body["repositories"]
+            let body = json_body(response).await.map_err(|e| Error::Protocol {
+                what: what.into(),
+                registry: registry.into(),
+                problem: format!("{field}: {e}"),
+            })?;
+            items.extend(
+                body[field]
                     .as_array()
                     .into_iter()
                     .flatten()
@@ -530,13 +523,13 @@ impl Client {
             );
             match next {
                 Some(n) => url = n,
-                None => return Ok(names),
+                None => return Ok(items),
             }
         }
         Err(Error::Protocol {
-            what,
+            what: what.into(),
             registry: registry.into(),
-            problem: "more than 10000 pages of repositories".into(),
+            problem: format!("more than 10000 pages of {field}"),
         })
     }
 }
