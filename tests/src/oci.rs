@@ -1,77 +1,90 @@
-//! A small OCI pusher for tests: blobs (monolithic), manifests, images, and signature artifacts
-//! linked to their subject — through `subject` and, for registries without the referrers API,
-//! also through the referrers tag schema (`sha256-<hex>` index).
+//! Test content (small images, signature artifacts linked to their subject) pushed through the
+//! project's one registry client, `nv2_client::remote`, behind a blocking facade: the tests
+//! exercise the same upload, manifest and tag-schema code the `nv2` verbs run.
 
-use reqwest::blocking::Client;
+use bytes::Bytes;
+use nv2_client::remote::{Client, ClientOptions, DockerConfig, Repository};
+use oci_model::{media_type, Descriptor, Digest, Reference};
 use serde_json::{json, Value};
-use sha2::{Digest, Sha256};
 
-pub const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
-pub const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
-pub const SIGNATURE_TYPE: &str = "application/vnd.cncf.notary.signature";
-pub const EMPTY_CONFIG: &str = "application/vnd.oci.empty.v1+json";
+pub const OCI_MANIFEST: &str = media_type::OCI_MANIFEST;
+pub const OCI_INDEX: &str = media_type::OCI_INDEX;
+pub const SIGNATURE_TYPE: &str = media_type::NOTARY_SIGNATURE;
+pub const EMPTY_CONFIG: &str = media_type::OCI_EMPTY;
 
 pub fn digest_of(bytes: &[u8]) -> String {
-    format!("sha256:{}", hex::encode(Sha256::digest(bytes)))
+    Digest::sha256_of(bytes).to_string()
 }
 
-/// Pushes to one registry (`http://host:port`).
+/// Pushes to one registry, anonymously.
 pub struct Pusher {
-    base: String,
+    host: String,
     client: Client,
+    runtime: tokio::runtime::Runtime,
+    _config: tempfile::TempDir,
 }
 
 impl Pusher {
+    /// `base` is `http://host:port` or `host:port` (loopback registries speak HTTP).
     pub fn new(base: &str) -> Self {
+        let host = base
+            .trim_start_matches("http://")
+            .trim_end_matches('/')
+            .to_string();
+        // An empty docker configuration: the developer's own logins must not leak into tests.
+        let config = tempfile::tempdir().expect("temp dir");
+        let client = Client::new(ClientOptions {
+            docker_config: DockerConfig::at(config.path().join("config.json")),
+            ..ClientOptions::default()
+        })
+        .expect("client");
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
         Pusher {
-            base: base.trim_end_matches('/').to_string(),
-            client: Client::new(),
+            host,
+            client,
+            runtime,
+            _config: config,
         }
     }
 
-    /// Uploads a blob in one POST (falling back to POST + PUT for registries without it).
+    fn repository(&self, repo: &str) -> Repository {
+        let reference: Reference = format!("{}/{repo}", self.host)
+            .parse()
+            .unwrap_or_else(|e| panic!("{}/{repo}: {e}", self.host));
+        self.client.repository(&reference)
+    }
+
+    /// Uploads a blob (skipped when the registry has it); returns its digest.
     pub fn blob(&self, repo: &str, bytes: &[u8]) -> String {
-        let digest = digest_of(bytes);
-        let start = self
-            .client
-            .post(format!("{}/v2/{repo}/blobs/uploads/", self.base))
-            .send()
-            .expect("start upload");
-        assert_eq!(
-            start.status().as_u16(),
-            202,
-            "start upload: {:?}",
-            start.text()
+        let digest = Digest::sha256_of(bytes);
+        let descriptor = Descriptor::new(
+            "application/octet-stream",
+            digest.clone(),
+            bytes.len() as u64,
         );
-        let location = start.headers()["location"].to_str().unwrap().to_string();
-        let location = if location.starts_with("http") {
-            location
-        } else {
-            format!("{}{location}", self.base)
-        };
-        let sep = if location.contains('?') { '&' } else { '?' };
-        let put = self
-            .client
-            .put(format!("{location}{sep}digest={digest}"))
-            .header("Content-Type", "application/octet-stream")
-            .body(bytes.to_vec())
-            .send()
-            .expect("put blob");
-        assert_eq!(put.status().as_u16(), 201, "put blob: {:?}", put.text());
-        digest
+        self.runtime
+            .block_on(
+                self.repository(repo)
+                    .push_blob_bytes(&descriptor, Bytes::copy_from_slice(bytes)),
+            )
+            .unwrap_or_else(|e| panic!("push blob {digest} to {repo}: {e}"));
+        digest.to_string()
     }
 
     /// Puts a manifest under `reference` (tag or digest); returns its digest.
     pub fn manifest(&self, repo: &str, reference: &str, body: &[u8], media_type: &str) -> String {
-        let r = self
-            .client
-            .put(format!("{}/v2/{repo}/manifests/{reference}", self.base))
-            .header("Content-Type", media_type)
-            .body(body.to_vec())
-            .send()
-            .expect("put manifest");
-        assert_eq!(r.status().as_u16(), 201, "put manifest: {:?}", r.text());
-        digest_of(body)
+        let pushed = self
+            .runtime
+            .block_on(self.repository(repo).push_manifest(
+                media_type,
+                Bytes::copy_from_slice(body),
+                reference,
+            ))
+            .unwrap_or_else(|e| panic!("push manifest {repo}:{reference}: {e}"));
+        pushed.descriptor.digest.to_string()
     }
 
     /// Pushes a small image tagged `tag`; returns its descriptor.
@@ -89,14 +102,10 @@ impl Pusher {
     }
 
     /// Pushes a signature artifact (envelope layer, empty config, `subject`) by digest. With
-    /// `tag_schema`, also adds it to the subject's `sha256-<hex>` referrers index.
-    pub fn signature(
-        &self,
-        repo: &str,
-        subject: &Value,
-        envelope: &[u8],
-        tag_schema: bool,
-    ) -> String {
+    /// `link`, the client also keeps the subject's `sha256-<hex>` tag-schema index up to date
+    /// where the registry does not index subjects itself (as `nv2 attach` does); without it,
+    /// such a registry shows no link.
+    pub fn signature(&self, repo: &str, subject: &Value, envelope: &[u8], link: bool) -> String {
         self.blob(repo, b"{}");
         let manifest = json!({
             "schemaVersion": 2, "mediaType": OCI_MANIFEST, "artifactType": SIGNATURE_TYPE,
@@ -104,31 +113,22 @@ impl Pusher {
             "layers": [{"mediaType": "application/jose+json", "digest": self.blob(repo, envelope), "size": envelope.len()}],
             "subject": subject,
         });
-        let body = serde_json::to_vec(&manifest).unwrap();
-        let digest = self.manifest(repo, &digest_of(&body), &body, OCI_MANIFEST);
-        if tag_schema {
-            self.add_to_tag_schema(repo, subject, json!({
-                "mediaType": OCI_MANIFEST, "digest": digest, "size": body.len(), "artifactType": SIGNATURE_TYPE,
-            }));
+        let body = Bytes::from(serde_json::to_vec(&manifest).unwrap());
+        let repository = self.repository(repo);
+        let digest = Digest::sha256_of(&body).to_string();
+        let pushed = self
+            .runtime
+            .block_on(repository.push_manifest(OCI_MANIFEST, body, &digest))
+            .unwrap_or_else(|e| panic!("push signature to {repo}: {e}"));
+        if link {
+            let subject: Digest = subject["digest"]
+                .as_str()
+                .and_then(|d| d.parse().ok())
+                .expect("subject digest");
+            self.runtime
+                .block_on(repository.index_referrer(&subject, &pushed, Some(SIGNATURE_TYPE), None))
+                .unwrap_or_else(|e| panic!("link signature to {subject}: {e}"));
         }
         digest
-    }
-
-    fn add_to_tag_schema(&self, repo: &str, subject: &Value, descriptor: Value) {
-        let tag = subject["digest"].as_str().unwrap().replace(':', "-");
-        let existing = self
-            .client
-            .get(format!("{}/v2/{repo}/manifests/{tag}", self.base))
-            .header("Accept", OCI_INDEX)
-            .send()
-            .expect("get index");
-        let mut index = if existing.status().is_success() {
-            serde_json::from_slice::<Value>(&existing.bytes().expect("index body"))
-                .expect("index JSON")
-        } else {
-            json!({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": []})
-        };
-        index["manifests"].as_array_mut().unwrap().push(descriptor);
-        self.manifest(repo, &tag, &serde_json::to_vec(&index).unwrap(), OCI_INDEX);
     }
 }
