@@ -30,9 +30,10 @@
 //! per-query setup in `RegoPolicy::eval`, which starts from a clone of the loaded engine (not
 //! profiled further).
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use gatekeeper::rego::Verifier;
+use nv2_e2e::bench::Stats;
 use nv2_e2e::oci::Pusher;
 use nv2_e2e::policy::{verifier, Engine, NotaryPolicy};
 use nv2_e2e::registry::LocalRegistry;
@@ -40,29 +41,6 @@ use nv2_e2e::signer::Signer;
 use serde_json::json;
 
 const RUNS: usize = 41;
-
-struct Stats {
-    median: Duration,
-    min: Duration,
-    max: Duration,
-}
-
-fn measure(mut f: impl FnMut()) -> Stats {
-    f(); // warm-up: connection pools, compiled queries, instantiated modules
-    let mut times: Vec<Duration> = (0..RUNS)
-        .map(|_| {
-            let start = Instant::now();
-            f();
-            start.elapsed()
-        })
-        .collect();
-    times.sort();
-    Stats {
-        median: times[RUNS / 2],
-        min: times[0],
-        max: times[RUNS - 1],
-    }
-}
 
 fn ms(d: Duration) -> String {
     format!("{:.2}", d.as_secs_f64() * 1e3)
@@ -120,7 +98,7 @@ fn main() {
                     "{:?} {case}",
                     policy.engine()
                 );
-                stats.push(measure(|| {
+                stats.push(Stats::measure(RUNS, || {
                     policy.eval("data.notary.policy.allow", &input);
                 }));
             }

@@ -1,8 +1,9 @@
 //! Support for nv2's end-to-end tests: registries on loopback (ours in-process, and CNCF
-//! distribution as a child process), an OCI pusher that keeps the referrers tag schema up to date
-//! where there is no referrers API, a signer, OPA's own engine in-process, and the notary policy
-//! loaded into either Rego engine (regorus or OPA) for differential runs.
+//! distribution as a child process), an OCI pusher over the project's registry client, a signer,
+//! OPA's own engine in-process, the notary policy loaded into either Rego engine (regorus or OPA)
+//! for differential runs, and what the benchmarks share.
 
+pub mod bench;
 pub mod bundle;
 pub mod distribution;
 pub mod nv2;
