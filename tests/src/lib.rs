@@ -1,10 +1,12 @@
 //! Support for nv2's end-to-end tests: registries on loopback (ours in-process, and CNCF
-//! distribution as a child process), an OCI pusher that keeps the referrers tag schema up to date
+//! distribution as a child process), a misbehaving front to put before either (bearer tokens,
+//! faults, a request log), an OCI pusher that keeps the referrers tag schema up to date
 //! where there is no referrers API, a signer, OPA's own engine in-process, and the notary policy
 //! loaded into either Rego engine (regorus or OPA) for differential runs.
 
 pub mod bundle;
 pub mod distribution;
+pub mod front;
 pub mod nv2;
 pub mod oci;
 pub mod opa;

@@ -293,26 +293,20 @@ impl Repository {
         tokio::fs::create_dir_all(dir)
             .await
             .map_err(|e| Error::io(dir.display(), e))?;
-        let tmp = dir.join(format!(
+        let mut tmp = Partial(Some(dir.join(format!(
             ".{}.nv2-partial",
             dest.file_name().and_then(|n| n.to_str()).unwrap_or("blob")
-        ));
-        let outcome = self
-            .stream_to(&what, response, &tmp, descriptor, progress)
-            .await;
-        match outcome {
-            Ok(()) => {
-                tokio::fs::rename(&tmp, dest)
-                    .await
-                    .map_err(|e| Error::io(dest.display(), e))?;
-                progress.end(descriptor, name, "Downloaded");
-                Ok(())
-            }
-            Err(e) => {
-                let _ = tokio::fs::remove_file(&tmp).await;
-                Err(e)
-            }
-        }
+        ))));
+        let path = tmp.0.clone().expect("set above");
+        // On any error, or if this future is dropped (a sibling download failed), `tmp` goes.
+        self.stream_to(&what, response, &path, descriptor, progress)
+            .await?;
+        tokio::fs::rename(&path, dest)
+            .await
+            .map_err(|e| Error::io(dest.display(), e))?;
+        tmp.0 = None;
+        progress.end(descriptor, name, "Downloaded");
+        Ok(())
     }
 
     async fn stream_to(
@@ -406,6 +400,17 @@ impl Repository {
             return Err(status_error(&what, &self.registry, response).await);
         }
         Ok(())
+    }
+}
+
+/// A download's temporary file, removed when dropped unless it was renamed into place (`None`).
+struct Partial(Option<std::path::PathBuf>);
+
+impl Drop for Partial {
+    fn drop(&mut self) {
+        if let Some(path) = &self.0 {
+            let _ = std::fs::remove_file(path);
+        }
     }
 }
 
