@@ -136,6 +136,10 @@ impl Connected<IncomingStream<'_, TcpListener>> for Socket {
     }
 }
 
+/// Marks the answer of a request whose connection was cut (for the log).
+#[derive(Clone, Copy)]
+struct WasCut;
+
 /// A running front; dropping it stops the server.
 pub struct Front {
     pub addr: SocketAddr,
@@ -273,7 +277,10 @@ async fn handle(
     shared.log().seen.push(Seen {
         method: method.to_string(),
         path,
-        status: response.status().as_u16(),
+        status: match response.extensions().get::<WasCut>() {
+            Some(WasCut) => 0,
+            None => response.status().as_u16(),
+        },
         location,
     });
     response
@@ -434,7 +441,9 @@ async fn registry(shared: &Shared, socket: Socket, request: Request, path: &str)
             let _ = axum::body::to_bytes(request.into_body(), 1).await;
             // SAFETY: the connection (and so its socket) is alive while its handler runs.
             unsafe { libc::shutdown(socket.0, libc::SHUT_RDWR) };
-            return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+            let mut never_sent = StatusCode::INTERNAL_SERVER_ERROR.into_response();
+            never_sent.extensions_mut().insert(WasCut);
+            return never_sent;
         }
         _ => {}
     }
