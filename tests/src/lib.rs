@@ -1,11 +1,13 @@
 //! Support for nv2's end-to-end tests: registries on loopback (ours in-process, and CNCF
-//! distribution as a child process), an OCI pusher over the project's registry client, a signer,
-//! OPA's own engine in-process, the notary policy loaded into either Rego engine (regorus or OPA)
-//! for differential runs, and what the benchmarks share.
+//! distribution as a child process), a misbehaving front to put before either (bearer tokens,
+//! faults, a request log), an OCI pusher over the project's registry client, a signer, OPA's own
+//! engine in-process, the notary policy loaded into either Rego engine (regorus or OPA) for
+//! differential runs, and what the benchmarks share.
 
 pub mod bench;
 pub mod bundle;
 pub mod distribution;
+pub mod front;
 pub mod nv2;
 pub mod oci;
 pub mod opa;

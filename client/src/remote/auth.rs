@@ -90,18 +90,27 @@ impl TokenCache {
             .map(|(t, _)| t.clone())
     }
 
-    /// Stores a token for `expires_in` seconds (less a margin for the clock of the request).
+    /// Stores a token for `expires_in` seconds (less a margin for the time the answer took).
     pub fn put(&mut self, scopes: &str, token: String, expires_in: Option<u64>) {
         let life = expires_in
             .map(Duration::from_secs)
             .unwrap_or(DEFAULT_TOKEN_LIFETIME);
-        let until = Instant::now() + life.saturating_sub(Duration::from_secs(5));
+        let until = Instant::now() + usable_life(life);
         self.tokens.insert(scopes.to_string(), (token, until));
     }
 
-    pub fn forget(&mut self, scopes: &str) {
-        self.tokens.remove(scopes);
+    /// Forgets the token for `scopes` if it is still `token` (a 401 answered it).
+    pub fn forget_if(&mut self, scopes: &str, token: &str) {
+        if self.tokens.get(scopes).is_some_and(|(t, _)| t == token) {
+            self.tokens.remove(scopes);
+        }
     }
+}
+
+/// How long a token of `life` is used: 5 s less, or a tenth less for short-lived tokens (a flat
+/// margin would make a token of 5 s or less useless, and every request would fetch one).
+fn usable_life(life: Duration) -> Duration {
+    life - (life / 10).min(Duration::from_secs(5))
 }
 
 /// The token endpoint's answer: `token` or `access_token`, and `expires_in`.
@@ -162,19 +171,37 @@ mod tests {
     fn tokens_are_cached_per_scope_until_they_expire() {
         let mut cache = TokenCache::default();
         cache.put("repository:a:pull", "t1".into(), Some(300));
-        cache.put("repository:b:pull", "t2".into(), Some(1));
+        cache.put("repository:b:pull", "t2".into(), Some(0));
+        cache.put("repository:c:pull", "t3".into(), Some(5));
         assert_eq!(cache.get("repository:a:pull").as_deref(), Some("t1"));
+        assert_eq!(cache.get("repository:b:pull"), None, "expired");
         assert_eq!(
-            cache.get("repository:b:pull"),
-            None,
-            "expired (inside the margin)"
+            cache.get("repository:c:pull").as_deref(),
+            Some("t3"),
+            "a short-lived token is still used"
         );
-        cache.forget("repository:a:pull");
+        cache.forget_if("repository:a:pull", "another");
+        assert_eq!(
+            cache.get("repository:a:pull").as_deref(),
+            Some("t1"),
+            "replaced meanwhile"
+        );
+        cache.forget_if("repository:a:pull", "t1");
         assert_eq!(cache.get("repository:a:pull"), None);
         assert_eq!(
             parse_token_response(br#"{"access_token":"x","expires_in":60}"#),
             Some(("x".into(), Some(60)))
         );
         assert_eq!(parse_token_response(br#"{"token":""}"#), None);
+    }
+
+    #[test]
+    fn token_margins_shrink_with_short_lives() {
+        assert_eq!(
+            usable_life(Duration::from_secs(300)),
+            Duration::from_secs(295)
+        );
+        assert_eq!(usable_life(Duration::from_secs(10)), Duration::from_secs(9));
+        assert_eq!(usable_life(Duration::ZERO), Duration::ZERO);
     }
 }

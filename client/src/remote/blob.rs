@@ -1,18 +1,19 @@
 //! Blobs: existence checks, streamed uploads from files (monolithic for small blobs, chunked
 //! `PATCH`es with `Content-Range` for large ones, `Location` followed after every response),
 //! cross-repository mounts, and downloads streamed to disk and checked against digest and size
-//! before they are moved into place. No blob is ever held whole in memory: at most one chunk.
+//! before they are moved into place. A blob read from a file is never held in memory: each
+//! request streams its range of the file in small reads.
 
-use std::io::{Read, Seek, SeekFrom};
+use std::io::{Read, SeekFrom};
 use std::path::Path;
 
 use bytes::Bytes;
-use futures_util::StreamExt;
+use futures_util::{StreamExt, TryStreamExt};
 use oci_model::{Descriptor, Digest};
 use reqwest::header::{CONTENT_LENGTH, CONTENT_RANGE, CONTENT_TYPE, LOCATION};
 use reqwest::{Method, StatusCode};
 use sha2::Digest as _;
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
 
 use super::error::{Error, Result};
 use super::{status_error, Repository};
@@ -111,7 +112,7 @@ impl Repository {
             .start_upload(&what, None)
             .await?
             .expect("no mount asked");
-        self.finish_upload(&what, &location, &descriptor.digest, bytes)
+        self.finish_upload(&what, &location, &descriptor.digest, Content::Bytes(&bytes))
             .await?;
         Ok(BlobPush::Uploaded)
     }
@@ -145,32 +146,23 @@ impl Repository {
             Some(location) => location,
         };
         progress.begin(descriptor, name, "Uploading");
-        let mut file = std::fs::File::open(path).map_err(|e| Error::io(path.display(), e))?;
-        let mut hasher = sha2::Sha256::new();
         let mut location = location;
         let mut offset = 0u64;
         let size = descriptor.size;
-        // The last chunk (or the only one) travels with the closing PUT.
+        // The last chunk (or the only one) travels with the closing PUT. Each chunk is streamed
+        // from the file (again for a retry); the registry checks the digest of the whole.
         loop {
             let len = (size - offset).min(CHUNK);
-            let chunk = read_chunk(&mut file, path, offset, len)?;
-            hasher.update(&chunk);
             if offset + len >= size {
-                let raw: [u8; 32] = hasher.finalize().into();
-                let actual = Digest::from_sha256(raw);
-                if actual != descriptor.digest {
-                    return Err(Error::DigestMismatch {
-                        what: format!("{} changed while it was uploaded", path.display()),
-                        expected: descriptor.digest.to_string(),
-                        actual: actual.to_string(),
-                    });
-                }
-                self.finish_upload(&what, &location, &descriptor.digest, chunk)
+                let last = Content::File { path, offset, len };
+                self.finish_upload(&what, &location, &descriptor.digest, last)
                     .await?;
                 progress.advance(descriptor, len);
                 break;
             }
-            location = self.patch_chunk(&what, &location, offset, chunk).await?;
+            location = self
+                .patch_chunk(&what, &location, path, offset, len)
+                .await?;
             progress.advance(descriptor, len);
             offset += len;
         }
@@ -219,22 +211,25 @@ impl Repository {
         Ok(self.client.absolute(&self.registry, location))
     }
 
+    /// `PATCH` of `len` bytes of `path` from `offset`: the next location.
     async fn patch_chunk(
         &self,
         what: &str,
         location: &str,
+        path: &Path,
         offset: u64,
-        chunk: Bytes,
+        len: u64,
     ) -> Result<String> {
-        let end = offset + chunk.len() as u64 - 1;
+        let chunk = Content::File { path, offset, len };
+        let end = offset + len - 1;
         let response = self
             .send(true, what, || {
                 Ok(self
                     .request(Method::PATCH, location)
                     .header(CONTENT_TYPE, "application/octet-stream")
                     .header(CONTENT_RANGE, format!("{offset}-{end}"))
-                    .header(CONTENT_LENGTH, chunk.len())
-                    .body(chunk.clone()))
+                    .header(CONTENT_LENGTH, len)
+                    .body(chunk.body()))
             })
             .await?;
         if response.status() != StatusCode::ACCEPTED {
@@ -249,7 +244,7 @@ impl Repository {
         what: &str,
         location: &str,
         digest: &Digest,
-        last: Bytes,
+        last: Content<'_>,
     ) -> Result<()> {
         let separator = if location.contains('?') { '&' } else { '?' };
         let url = format!("{location}{separator}digest={digest}");
@@ -259,7 +254,7 @@ impl Repository {
                     .request(Method::PUT, &url)
                     .header(CONTENT_TYPE, "application/octet-stream")
                     .header(CONTENT_LENGTH, last.len())
-                    .body(last.clone()))
+                    .body(last.body()))
             })
             .await?;
         if response.status() != StatusCode::CREATED {
@@ -293,26 +288,20 @@ impl Repository {
         tokio::fs::create_dir_all(dir)
             .await
             .map_err(|e| Error::io(dir.display(), e))?;
-        let tmp = dir.join(format!(
+        let mut tmp = Partial(Some(dir.join(format!(
             ".{}.nv2-partial",
             dest.file_name().and_then(|n| n.to_str()).unwrap_or("blob")
-        ));
-        let outcome = self
-            .stream_to(&what, response, &tmp, descriptor, progress)
-            .await;
-        match outcome {
-            Ok(()) => {
-                tokio::fs::rename(&tmp, dest)
-                    .await
-                    .map_err(|e| Error::io(dest.display(), e))?;
-                progress.end(descriptor, name, "Downloaded");
-                Ok(())
-            }
-            Err(e) => {
-                let _ = tokio::fs::remove_file(&tmp).await;
-                Err(e)
-            }
-        }
+        ))));
+        let path = tmp.0.clone().expect("set above");
+        // On any error, or if this future is dropped (a sibling download failed), `tmp` goes.
+        self.stream_to(&what, response, &path, descriptor, progress)
+            .await?;
+        tokio::fs::rename(&path, dest)
+            .await
+            .map_err(|e| Error::io(dest.display(), e))?;
+        tmp.0 = None;
+        progress.end(descriptor, name, "Downloaded");
+        Ok(())
     }
 
     async fn stream_to(
@@ -409,6 +398,17 @@ impl Repository {
     }
 }
 
+/// A download's temporary file, removed when dropped unless it was renamed into place (`None`).
+struct Partial(Option<std::path::PathBuf>);
+
+impl Drop for Partial {
+    fn drop(&mut self) {
+        if let Some(path) = &self.0 {
+            let _ = std::fs::remove_file(path);
+        }
+    }
+}
+
 /// The body, refused once it passes `limit` bytes.
 pub(crate) async fn read_limited(
     what: &str,
@@ -436,11 +436,60 @@ pub(crate) async fn read_limited(
     Ok(Bytes::from(out))
 }
 
-fn read_chunk(file: &mut std::fs::File, path: &Path, offset: u64, len: u64) -> Result<Bytes> {
-    file.seek(SeekFrom::Start(offset))
-        .map_err(|e| Error::io(path.display(), e))?;
-    let mut buf = vec![0u8; len as usize];
-    file.read_exact(&mut buf)
-        .map_err(|e| Error::io(path.display(), e))?;
-    Ok(Bytes::from(buf))
+/// What an upload request carries: bytes in memory, or a range of a file read as it is sent.
+#[derive(Clone, Copy)]
+enum Content<'a> {
+    Bytes(&'a Bytes),
+    File {
+        path: &'a Path,
+        offset: u64,
+        len: u64,
+    },
 }
+
+impl Content<'_> {
+    fn len(&self) -> u64 {
+        match self {
+            Content::Bytes(b) => b.len() as u64,
+            Content::File { len, .. } => *len,
+        }
+    }
+
+    /// A fresh body (one per try): the file range is opened and streamed in small reads, so no
+    /// more than one read buffer of it is in memory.
+    fn body(&self) -> reqwest::Body {
+        let (path, offset, len) = match *self {
+            Content::Bytes(b) => return reqwest::Body::from(b.clone()),
+            Content::File { path, offset, len } => (path.to_path_buf(), offset, len),
+        };
+        let opened = futures_util::stream::once(async move {
+            let mut file = tokio::fs::File::open(&path).await?;
+            file.seek(SeekFrom::Start(offset)).await?;
+            Ok::<_, std::io::Error>((file.take(len), len))
+        });
+        let pieces = opened
+            .map_ok(|state| {
+                futures_util::stream::try_unfold(state, |(mut reader, left)| async move {
+                    if left == 0 {
+                        return Ok(None);
+                    }
+                    let mut buf = vec![0u8; READ_BUFFER.min(left) as usize];
+                    let n = reader.read(&mut buf).await?;
+                    if n == 0 {
+                        // Shorter than its descriptor: the file changed since it was hashed.
+                        return Err(std::io::Error::new(
+                            std::io::ErrorKind::UnexpectedEof,
+                            "the file shrank while it was uploaded",
+                        ));
+                    }
+                    buf.truncate(n);
+                    Ok(Some((Bytes::from(buf), (reader, left - n as u64))))
+                })
+            })
+            .try_flatten();
+        reqwest::Body::wrap_stream(pieces)
+    }
+}
+
+/// The size of one read from a file being uploaded.
+const READ_BUFFER: u64 = 256 * 1024;

@@ -15,7 +15,7 @@ pub struct RegistryMessage {
 #[non_exhaustive]
 pub enum Error {
     /// The registry answered with an error status.
-    #[error("{what}: {registry} answered HTTP {status}{}{}", format_messages(.messages), hint(*.status))]
+    #[error("{what}: {registry} answered HTTP {status}{}{}", format_messages(.messages), hint(*.status, .registry))]
     Status {
         what: String,
         registry: String,
@@ -28,6 +28,15 @@ pub enum Error {
         what: String,
         registry: String,
         cause: String,
+    },
+    /// The connection broke off before the registry answered (reset, closed mid-request), on
+    /// every try.
+    #[error("{what}: the connection to {registry} broke off before it answered: {cause} (after {retries} retries; nothing was tagged: push again when the registry, or a proxy before it, is healthy)")]
+    Interrupted {
+        what: String,
+        registry: String,
+        cause: String,
+        retries: u32,
     },
     /// Content whose bytes do not hash to the digest that named it.
     #[error("{what}: the content does not match its digest: expected {expected}, got {actual}")]
@@ -98,13 +107,16 @@ fn format_messages(messages: &[RegistryMessage]) -> String {
         .collect()
 }
 
-fn hint(status: u16) -> &'static str {
+/// What to do about a status.
+fn hint(status: u16, registry: &str) -> String {
     match status {
-        401 => "; log in with `nv2 login REGISTRY` or pass -u/-p",
-        403 => "; these credentials may not do this",
-        404 => "; check the repository and the tag or digest",
-        413 => "; the registry refuses content this large",
-        _ => "",
+        401 => format!("; log in with `nv2 login {registry}` or pass -u/-p"),
+        403 => "; these credentials may not do this".into(),
+        404 => "; check the repository and the tag or digest".into(),
+        413 => "; the registry refuses content this large: make it smaller (fewer or shorter annotations, fewer layers) or raise the registry's limit".into(),
+        429 => "; the registry is still throttling after the client's retries: try again later".into(),
+        500..=599 => "; the registry still failed after the client's retries: try again later".into(),
+        _ => String::new(),
     }
 }
 
@@ -145,8 +157,17 @@ mod tests {
         };
         assert_eq!(
             e.to_string(),
-            "pull localhost:5000/app:v1: localhost:5000 answered HTTP 401: authentication required (UNAUTHORIZED); log in with `nv2 login REGISTRY` or pass -u/-p"
+            "pull localhost:5000/app:v1: localhost:5000 answered HTTP 401: authentication required (UNAUTHORIZED); log in with `nv2 login localhost:5000` or pass -u/-p"
         );
+        let e = Error::Status {
+            what: "push manifest".into(),
+            registry: "r.example".into(),
+            status: 401,
+            messages: Vec::new(),
+        };
+        assert!(e
+            .to_string()
+            .ends_with("log in with `nv2 login r.example` or pass -u/-p"));
         assert!(registry_messages(b"<html>").is_empty());
     }
 }

@@ -129,9 +129,17 @@ impl Repository {
         reference: &str,
     ) -> Result<PushedManifest> {
         let digest = Digest::sha256_of(&bytes);
+        // `@` for a digest, `:` for a tag, as references are written.
+        let at = if reference.parse::<Digest>().is_ok() {
+            '@'
+        } else {
+            ':'
+        };
         let what = format!(
-            "push manifest {digest} to {}/{}:{reference}",
-            self.registry, self.name
+            "push manifest {digest} ({} bytes) to {}/{}{at}{reference}",
+            bytes.len(),
+            self.registry,
+            self.name
         );
         let url = self.url(&format!("manifests/{reference}"));
         let response = self

@@ -19,14 +19,15 @@ pub mod credentials;
 mod error;
 mod manifest;
 mod referrers;
+mod retry;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use oci_model::Reference;
-use reqwest::header::{HeaderMap, AUTHORIZATION, RETRY_AFTER, WWW_AUTHENTICATE};
+use reqwest::header::{HeaderMap, AUTHORIZATION, WWW_AUTHENTICATE};
 use reqwest::{Method, RequestBuilder, Response, StatusCode};
 
 pub use auth::{parse_challenge, Challenge};
@@ -37,6 +38,7 @@ pub use manifest::{FetchedManifest, PushedManifest, MANIFEST_ACCEPT};
 pub use referrers::{Capability, Referrers};
 
 use auth::TokenCache;
+use retry::{is_retryable, is_transient, retry_after, retry_delay};
 
 /// How the client connects and authenticates.
 #[derive(Debug, Clone)]
@@ -82,6 +84,9 @@ struct RegistryState {
     challenge: Option<Challenge>,
     tokens: TokenCache,
     referrers: Capability,
+    /// Held while probing or fetching a token, so that concurrent transfers wait for the one
+    /// probe or token instead of each making their own.
+    gate: Arc<futures_util::lock::Mutex<()>>,
 }
 
 /// The registry client. Cheap to clone (shared state).
@@ -171,6 +176,11 @@ impl Client {
         if self.with_state(registry, |s| s.probed) {
             return Ok(());
         }
+        let gate = self.with_state(registry, |s| s.gate.clone());
+        let _held = gate.lock().await;
+        if self.with_state(registry, |s| s.probed) {
+            return Ok(());
+        }
         let url = format!("{}/v2/", self.base_url(registry));
         let response = self
             .send_with_retries(registry, what, || Ok(self.http.get(&url)))
@@ -215,6 +225,12 @@ impl Client {
             Some(Challenge::Basic) => Ok(self.credential(registry)?.map(|c| basic(&c))),
             Some(Challenge::Bearer { realm, service, .. }) => {
                 let key = scopes.join(" ");
+                if let Some(token) = self.with_state(registry, |s| s.tokens.get(&key)) {
+                    return Ok(Some(format!("Bearer {token}")));
+                }
+                let gate = self.with_state(registry, |s| s.gate.clone());
+                let _held = gate.lock().await;
+                // Another request may have fetched it while this one waited.
                 if let Some(token) = self.with_state(registry, |s| s.tokens.get(&key)) {
                     return Ok(Some(format!("Bearer {token}")));
                 }
@@ -287,8 +303,15 @@ impl Client {
                 refreshed = true;
                 let challenge = challenge_of(response.headers());
                 let key = scopes.join(" ");
+                let used = authorization
+                    .as_deref()
+                    .and_then(|a| a.strip_prefix("Bearer "));
                 self.with_state(registry, |s| {
-                    s.tokens.forget(&key);
+                    // Only the token this request used: a concurrent one may already have
+                    // replaced it with a fresh token.
+                    if let Some(used) = used {
+                        s.tokens.forget_if(&key, used);
+                    }
                     if challenge.is_some() {
                         s.challenge = challenge;
                     }
@@ -301,7 +324,8 @@ impl Client {
         }
     }
 
-    /// Sends with retries on connection errors, 408, 429 and 5xx (honouring `Retry-After`).
+    /// Sends with retries on connection errors, 408, 429 and 5xx (honouring `Retry-After`), at
+    /// most `options.retries` times.
     async fn send_with_retries(
         &self,
         registry: &str,
@@ -312,36 +336,18 @@ impl Client {
         loop {
             let outcome = build()?.send().await;
             let retry_in = match &outcome {
-                Ok(r) if is_retryable(r.status()) => retry_after(r.headers()),
-                Ok(_) => return Ok(outcome.expect("ok")),
-                Err(e) if e.is_connect() || e.is_timeout() => None,
-                Err(_) => return Err(unreachable(what, registry, outcome.err().expect("err"))),
+                Ok(r) if is_retryable(r.status()) => retry_after(r.headers(), SystemTime::now()),
+                Err(e) if is_transient(e) => None,
+                // A final answer, or an error that another try would not mend.
+                _ => return outcome.map_err(|e| transport_error(what, registry, e, attempt)),
             };
             if attempt >= self.options.retries {
-                return outcome.map_err(|e| unreachable(what, registry, e));
+                return outcome.map_err(|e| transport_error(what, registry, e, attempt));
             }
-            let backoff = self.options.backoff * 2u32.saturating_pow(attempt);
-            tokio::time::sleep(retry_in.unwrap_or(backoff).min(Duration::from_secs(30))).await;
+            tokio::time::sleep(retry_delay(attempt, retry_in, self.options.backoff)).await;
             attempt += 1;
         }
     }
-}
-
-fn is_retryable(status: StatusCode) -> bool {
-    status == StatusCode::REQUEST_TIMEOUT
-        || status == StatusCode::TOO_MANY_REQUESTS
-        || status.is_server_error()
-}
-
-fn retry_after(headers: &HeaderMap) -> Option<Duration> {
-    headers
-        .get(RETRY_AFTER)?
-        .to_str()
-        .ok()?
-        .trim()
-        .parse::<u64>()
-        .ok()
-        .map(Duration::from_secs)
 }
 
 fn challenge_of(headers: &HeaderMap) -> Option<Challenge> {
@@ -360,7 +366,27 @@ fn basic(c: &Credential) -> String {
     )
 }
 
-fn unreachable(what: &str, registry: &str, e: reqwest::Error) -> Error {
+/// The error of a request that got no answer after `retries` retries.
+fn transport_error(what: &str, registry: &str, e: reqwest::Error, retries: u32) -> Error {
+    let cause = causes(&e);
+    if e.is_connect() {
+        Error::Unreachable {
+            what: what.into(),
+            registry: registry.into(),
+            cause,
+        }
+    } else {
+        Error::Interrupted {
+            what: what.into(),
+            registry: registry.into(),
+            cause,
+            retries,
+        }
+    }
+}
+
+/// The error and its sources, each once.
+fn causes(e: &reqwest::Error) -> String {
     let mut cause = e.to_string();
     let mut source = std::error::Error::source(&e);
     while let Some(s) = source {
@@ -370,11 +396,7 @@ fn unreachable(what: &str, registry: &str, e: reqwest::Error) -> Error {
         }
         source = s.source();
     }
-    Error::Unreachable {
-        what: what.into(),
-        registry: registry.into(),
-        cause,
-    }
+    cause
 }
 
 /// The error of a response with an unexpected status, with the OCI error body.
