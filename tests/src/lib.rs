@@ -8,6 +8,7 @@ pub mod distribution;
 pub mod nv2;
 pub mod oci;
 pub mod opa;
+pub mod peers;
 pub mod policy;
 pub mod registry;
 pub mod signer;
