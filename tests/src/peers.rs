@@ -114,7 +114,7 @@ elif cmd == "push-referrer":
     )
     os.chdir(os.path.dirname(path))
     resp = reg.push(target=f"{host}/{repo}:{tag}", files=[os.path.basename(path)],
-                    subject=subject, quiet=True)
+                    subject=subject)
     print(json.dumps({
         "status": resp.status_code,
         "digest": resp.headers.get("Docker-Content-Digest"),
