@@ -11,6 +11,7 @@ pub mod front;
 pub mod nv2;
 pub mod oci;
 pub mod opa;
+pub mod peers;
 pub mod policy;
 pub mod registry;
 pub mod signer;

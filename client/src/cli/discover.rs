@@ -123,7 +123,7 @@ pub fn run(args: DiscoverArgs) -> anyhow::Result<std::process::ExitCode> {
                 println!("{}", serde_json::to_string_pretty(&out)?);
             }
             "table" => {
-                println!("{:<60} {}", "ARTIFACT TYPE", "DIGEST");
+                println!("{:<60} DIGEST", "ARTIFACT TYPE");
                 print_table(&nodes, 0);
             }
             _ => {

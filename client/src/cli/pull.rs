@@ -10,7 +10,7 @@ use clap::Args;
 use futures_util::{StreamExt, TryStreamExt};
 use oci_model::{Descriptor, Manifest};
 
-use super::push::{DEFAULT_LAYER, TITLE};
+use super::push::{descriptor_json, FormatFlag, DEFAULT_LAYER, TITLE};
 use super::remote::{parse_reference, RemoteFlags};
 
 #[derive(Debug, Args)]
@@ -29,6 +29,8 @@ pub struct PullArgs {
     /// Allow titles and tar entries outside the output folder.
     #[arg(long)]
     pub allow_path_traversal: bool,
+    #[command(flatten)]
+    pub format: FormatFlag,
     #[command(flatten)]
     pub remote: RemoteFlags,
 }
@@ -139,11 +141,23 @@ pub fn run(args: PullArgs) -> anyhow::Result<std::process::ExitCode> {
                         if args.keep_old_files && dest.exists() {
                             bail!("{} exists (--keep-old-files)", dest.display());
                         }
-                        jobs.push((layer.clone(), dest, title.clone(), false));
+                        // The same file in the artifact and its subject (a signature of
+                        // a file beside it) is written once; two downloads to one path race.
+                        match jobs.iter().find(|j| j.1 == dest) {
+                            Some(j) if j.0.digest == layer.digest => {}
+                            Some(j) => bail!(
+                                "two layers are titled {title:?} ({} and {}): they cannot both be written",
+                                j.0.digest,
+                                layer.digest
+                            ),
+                            None => jobs.push((layer.clone(), dest, title.clone(), false)),
+                        }
                     }
                     None if layer.media_type == DEFAULT_LAYER => {
                         let dest = args.output.join(format!(".{}.tar", layer.digest.hex()));
-                        jobs.push((layer.clone(), dest, layer.digest.to_string(), true));
+                        if !jobs.iter().any(|j| j.1 == dest) {
+                            jobs.push((layer.clone(), dest, layer.digest.to_string(), true));
+                        }
                     }
                     None => {
                         progress.end(layer, "(no title)", "Skipped");
@@ -171,10 +185,44 @@ pub fn run(args: PullArgs) -> anyhow::Result<std::process::ExitCode> {
                 outcome?;
             }
         }
+        if args.format.json() {
+            let repository = format!("{}/{}", repo.registry(), repo.name());
+            let out = pulled_json(&repository, &manifests[0].descriptor, &jobs, &args.output)?;
+            println!("{}", serde_json::to_string_pretty(&out)?);
+            return Ok(std::process::ExitCode::SUCCESS);
+        }
         args.remote.say(format!("Pulled [registry] {reference}"));
         println!("Digest: {}", manifests[0].descriptor.digest);
         Ok(std::process::ExitCode::SUCCESS)
     })
+}
+
+/// oras's `pull --format json`: the manifest's digest reference and each file written, by
+/// absolute path (an unpacked tar is the output folder, with a trailing separator, as oras shows
+/// a folder).
+fn pulled_json(
+    repository: &str,
+    manifest: &Descriptor,
+    jobs: &[(Descriptor, PathBuf, String, bool)],
+    output: &Path,
+) -> anyhow::Result<serde_json::Value> {
+    let root = std::path::absolute(output)
+        .with_context(|| format!("the absolute path of {}", output.display()))?;
+    let mut files = Vec::new();
+    for (layer, dest, _, is_tar) in jobs {
+        let path = if *is_tar {
+            format!("{}{}", root.display(), std::path::MAIN_SEPARATOR)
+        } else {
+            std::path::absolute(dest)?.display().to_string()
+        };
+        let mut file = descriptor_json(repository, layer);
+        file["path"] = serde_json::json!(path);
+        files.push(file);
+    }
+    Ok(serde_json::json!({
+        "reference": format!("{repository}@{}", manifest.digest),
+        "files": files,
+    }))
 }
 
 #[cfg(test)]

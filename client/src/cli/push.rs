@@ -12,7 +12,7 @@ use bytes::Bytes;
 use clap::Args;
 use futures_util::{StreamExt, TryStreamExt};
 use oci_model::{media_type, Descriptor, Digest, Reference};
-use serde_json::json;
+use serde_json::{json, Value};
 
 use super::remote::{parse_reference, RemoteFlags};
 use crate::remote::{blob::digest_file, Repository};
@@ -37,6 +37,8 @@ pub struct PushArgs {
     #[arg(long, value_name = "REF")]
     pub subject: Option<String>,
     #[command(flatten)]
+    pub output: FormatFlag,
+    #[command(flatten)]
     pub remote: RemoteFlags,
 }
 
@@ -50,7 +52,51 @@ pub struct AttachArgs {
     #[command(flatten)]
     pub artifact: ArtifactFlags,
     #[command(flatten)]
+    pub output: FormatFlag,
+    #[command(flatten)]
     pub remote: RemoteFlags,
+}
+
+/// How `push`, `attach` and `pull` report their result on stdout.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// Status lines and `Digest: sha256:…`.
+    Text,
+    /// One JSON object with oras 1.2's fields (`reference`, `mediaType`, `digest`, …); status
+    /// lines are left out so that stdout parses.
+    Json,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct FormatFlag {
+    /// text, or json: one object with oras's fields (push: reference, mediaType, digest, size,
+    /// annotations, artifactType, referenceAsTags; pull: reference, files[].path …).
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+}
+
+impl FormatFlag {
+    pub fn json(&self) -> bool {
+        self.format == Format::Json
+    }
+}
+
+/// A descriptor as oras's formatted output shows it: `reference` (`REGISTRY/REPO@DIGEST`), then
+/// the descriptor's own fields.
+pub fn descriptor_json(repository: &str, d: &Descriptor) -> Value {
+    let mut v = json!({
+        "reference": format!("{repository}@{}", d.digest),
+        "mediaType": d.media_type,
+        "digest": d.digest,
+        "size": d.size,
+    });
+    if let Some(a) = d.annotations.as_ref().filter(|a| !a.is_empty()) {
+        v["annotations"] = json!(a);
+    }
+    if let Some(t) = &d.artifact_type {
+        v["artifactType"] = json!(t);
+    }
+    v
 }
 
 #[derive(Debug, Clone, Args)]
@@ -78,13 +124,13 @@ pub struct ArtifactFlags {
     pub export_manifest: Option<PathBuf>,
 }
 
-/// `key=value` pairs.
+/// Annotations by key.
+type Annotations = BTreeMap<String, String>;
+
+/// The manifest's annotations (`-a` over the file's `$manifest`) and each file's.
 fn parse_annotations(
     flags: &ArtifactFlags,
-) -> anyhow::Result<(
-    BTreeMap<String, String>,
-    BTreeMap<String, BTreeMap<String, String>>,
-)> {
+) -> anyhow::Result<(Annotations, BTreeMap<String, Annotations>)> {
     let mut manifest = BTreeMap::new();
     let mut per_file = BTreeMap::new();
     if let Some(path) = &flags.annotation_file {
@@ -272,7 +318,20 @@ async fn push_artifact(
     let digest = Digest::sha256_of(&bytes);
     let pushed = repo
         .push_manifest(&media, bytes.clone(), &digest.to_string())
-        .await?;
+        .await
+        .map_err(|e| {
+            let refused = matches!(e.status(), Some(400 | 415));
+            let e = anyhow::Error::new(e);
+            if flags.artifact_manifest && refused {
+                // CNCF distribution 2.8 answers 400 MANIFEST_INVALID to a type it does not know.
+                e.context(format!(
+                    "the registry refuses the prototype's artifact manifest ({media}): \
+                     push without --artifact-manifest for an OCI 1.1 image manifest"
+                ))
+            } else {
+                e
+            }
+        })?;
     if let Some(subject) = subject {
         repo.index_referrer(
             &subject.digest,
@@ -285,8 +344,12 @@ async fn push_artifact(
     if let Some(path) = &flags.export_manifest {
         std::fs::write(path, &bytes).with_context(|| format!("writing {}", path.display()))?;
     }
+    // The manifest's descriptor as a referrers listing would show it (oras reports the same).
+    let mut descriptor = pushed.descriptor;
+    descriptor.artifact_type = Some(artifact_type.to_string());
+    descriptor.annotations = (!annotations.is_empty()).then(|| annotations.clone());
     Ok(Pushed {
-        descriptor: pushed.descriptor,
+        descriptor,
         manifest: bytes,
     })
 }
@@ -348,6 +411,16 @@ pub fn run_push(args: PushArgs) -> anyhow::Result<std::process::ExitCode> {
         for tag in &tags {
             repo.tag(&pushed.descriptor.digest, tag).await?;
         }
+        let repository = format!("{}/{}", reference.registry(), reference.repository());
+        if args.output.json() {
+            let mut out = descriptor_json(&repository, &pushed.descriptor);
+            out["referenceAsTags"] = json!(tags
+                .iter()
+                .map(|t| format!("{repository}:{t}"))
+                .collect::<Vec<_>>());
+            println!("{}", serde_json::to_string_pretty(&out)?);
+            return Ok(std::process::ExitCode::SUCCESS);
+        }
         let shown = if tags.is_empty() {
             format!(
                 "{}/{}@{}",
@@ -403,6 +476,12 @@ pub fn run_attach(args: AttachArgs) -> anyhow::Result<std::process::ExitCode> {
             &args.remote,
         )
         .await?;
+        if args.output.json() {
+            let repository = format!("{}/{}", repo.registry(), repo.name());
+            let out = descriptor_json(&repository, &pushed.descriptor);
+            println!("{}", serde_json::to_string_pretty(&out)?);
+            return Ok(std::process::ExitCode::SUCCESS);
+        }
         args.remote.say(format!(
             "Attached to [registry] {}/{}@{}",
             repo.registry(),
