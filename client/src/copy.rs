@@ -515,3 +515,220 @@ fn check_layout_blob(l: &Layout, d: &Descriptor, path: &Path) -> Result<()> {
         Err(e) => Err(Error::io(path.display(), e)),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use oci_model::media_type;
+    use serde_json::json;
+
+    use super::*;
+
+    /// Records every end line: (status, digest).
+    #[derive(Default)]
+    struct Record(Mutex<Vec<(String, Digest)>>);
+
+    impl Transfer for Record {
+        fn begin(&self, _: &Descriptor, _: &str, _: &str) {}
+        fn advance(&self, _: &Descriptor, _: u64) {}
+        fn end(&self, d: &Descriptor, _: &str, status: &str) {
+            self.0
+                .lock()
+                .unwrap()
+                .push((status.into(), d.digest.clone()));
+        }
+    }
+
+    fn blob(layout: &Layout, media: &str, bytes: &[u8]) -> Descriptor {
+        let d = Descriptor::new(media, Digest::sha256_of(bytes), bytes.len() as u64);
+        layout.write_blob_bytes(&d, bytes).unwrap();
+        d
+    }
+
+    fn put(layout: &Layout, value: serde_json::Value) -> Descriptor {
+        let media = value["mediaType"].as_str().unwrap().to_string();
+        blob(layout, &media, &serde_json::to_vec(&value).unwrap())
+    }
+
+    fn image(
+        layout: &Layout,
+        config: &Descriptor,
+        layer: &Descriptor,
+        subject: Option<&Descriptor>,
+    ) -> Descriptor {
+        let mut m = json!({
+            "schemaVersion": 2, "mediaType": media_type::OCI_MANIFEST,
+            "config": config, "layers": [layer],
+        });
+        if let Some(s) = subject {
+            m["subject"] = json!(s);
+            m["artifactType"] = json!(layer.media_type);
+        }
+        put(layout, m)
+    }
+
+    struct Fixture {
+        _dir: tempfile::TempDir,
+        src: Target,
+        dst: Target,
+        dst_layout: Arc<Layout>,
+        a: Descriptor,
+        b: Descriptor,
+        index: Descriptor,
+        sbom: Descriptor,
+        sig: Descriptor,
+        l2: Descriptor,
+    }
+
+    /// An index of two images tagged `v1`, an SBoM referring to the index and a signature
+    /// referring to the SBoM (both listed untagged).
+    fn fixture() -> Fixture {
+        let dir = tempfile::tempdir().unwrap();
+        let src = Layout::create(dir.path().join("src")).unwrap();
+        let config = blob(&src, media_type::OCI_EMPTY, b"{}");
+        let l1 = blob(&src, "text/plain", b"one");
+        let l2 = blob(&src, "text/plain", b"two");
+        let a = image(&src, &config, &l1, None);
+        let b = image(&src, &config, &l2, None);
+        let index = put(
+            &src,
+            json!({"schemaVersion": 2, "mediaType": media_type::OCI_INDEX, "manifests": [a, b]}),
+        );
+        src.tag(&index, "v1").unwrap();
+        let sbom_blob = blob(&src, "application/spdx+json", b"{\"spdx\":1}");
+        let sbom = image(&src, &config, &sbom_blob, Some(&index));
+        src.add_untagged(&sbom).unwrap();
+        let sig_blob = blob(&src, media_type::NOTARY_SIGNATURE, b"sig");
+        let sig = image(&src, &config, &sig_blob, Some(&sbom));
+        src.add_untagged(&sig).unwrap();
+        let dst_layout = Arc::new(Layout::create(dir.path().join("dst")).unwrap());
+        Fixture {
+            _dir: dir,
+            src: Target::Layout(Arc::new(src)),
+            dst: Target::Layout(dst_layout.clone()),
+            dst_layout,
+            a,
+            b,
+            index,
+            sbom,
+            sig,
+            l2,
+        }
+    }
+
+    fn digests(steps: &[Step]) -> Vec<Digest> {
+        steps.iter().map(|s| s.descriptor.digest.clone()).collect()
+    }
+
+    #[tokio::test]
+    async fn the_walk_puts_children_before_parents_and_subjects_before_referrers() {
+        let f = fixture();
+        let plan = plan(&f.src, Some("v1"), &f.dst, true, &Silent)
+            .await
+            .unwrap();
+        assert_eq!(
+            digests(&plan.manifests),
+            [&f.a, &f.b, &f.index, &f.sbom, &f.sig].map(|d| d.digest.clone())
+        );
+        // The shared empty config once; one layer per image and artifact.
+        assert_eq!(plan.blobs.len(), 5, "{:?}", plan.blobs);
+        assert_eq!(plan.manifests[3].subject.as_ref(), Some(&f.index.digest));
+        assert_eq!(
+            plan.manifests[3].artifact_type.as_deref(),
+            Some("application/spdx+json")
+        );
+        let plan = super::plan(&f.src, Some("v1"), &f.dst, false, &Silent)
+            .await
+            .unwrap();
+        assert_eq!(
+            digests(&plan.manifests),
+            [&f.a, &f.b, &f.index].map(|d| d.digest.clone())
+        );
+    }
+
+    #[tokio::test]
+    async fn a_recursive_copy_keeps_digests_tags_and_referrers_and_a_second_one_finds_it_done() {
+        let f = fixture();
+        let options = CopyOptions {
+            recursive: true,
+            concurrency: 2,
+        };
+        let tags = ["v1".to_string(), "stable".to_string()];
+        let record = Record::default();
+        let copied = copy(&f.src, Some("v1"), &f.dst, &tags, &options, &record)
+            .await
+            .unwrap();
+        assert_eq!(copied.root.digest, f.index.digest);
+        assert_eq!((copied.manifests, copied.blobs), (5, 5));
+        let ends = record.0.lock().unwrap().clone();
+        let manifest_order: Vec<Digest> = ends
+            .iter()
+            .filter(|(_, d)| {
+                [&f.a, &f.b, &f.index, &f.sbom, &f.sig]
+                    .iter()
+                    .any(|m| &m.digest == d)
+            })
+            .map(|(_, d)| d.clone())
+            .collect();
+        assert_eq!(
+            manifest_order,
+            [&f.a, &f.b, &f.index, &f.sbom, &f.sig].map(|d| d.digest.clone())
+        );
+        let dst = &f.dst_layout;
+        for tag in &tags {
+            assert_eq!(dst.resolve(Some(tag)).unwrap().digest, f.index.digest);
+        }
+        let fresh = Layout::open(dst.root()).unwrap();
+        let sboms = fresh.referrers(&f.index.digest).unwrap();
+        assert_eq!(
+            sboms.iter().map(|d| &d.digest).collect::<Vec<_>>(),
+            [&f.sbom.digest]
+        );
+        assert_eq!(
+            sboms[0].artifact_type.as_deref(),
+            Some("application/spdx+json")
+        );
+        let sigs = fresh.referrers(&f.sbom.digest).unwrap();
+        assert_eq!(
+            sigs.iter().map(|d| &d.digest).collect::<Vec<_>>(),
+            [&f.sig.digest]
+        );
+
+        let record = Record::default();
+        let again = copy(&f.src, Some("v1"), &f.dst, &tags, &options, &record)
+            .await
+            .unwrap();
+        assert_eq!((again.manifests, again.blobs), (0, 0));
+        assert!(record.0.lock().unwrap().iter().all(|(s, _)| s == "Exists"));
+        // Tags and referrer entries are not duplicated: two tags, two referrers.
+        assert_eq!(fresh.entries().unwrap().len(), 4, "{:?}", fresh.entries());
+    }
+
+    #[tokio::test]
+    async fn a_copy_that_breaks_off_tags_nothing() {
+        let f = fixture();
+        let Target::Layout(src) = &f.src else {
+            unreachable!()
+        };
+        std::fs::remove_file(src.blob_path(&f.l2.digest)).unwrap();
+        let tags = ["v1".to_string()];
+        let e = copy(
+            &f.src,
+            Some("v1"),
+            &f.dst,
+            &tags,
+            &CopyOptions::default(),
+            &Silent,
+        )
+        .await
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("is missing") && e.contains(&f.l2.digest.to_string()),
+            "{e}"
+        );
+        assert!(f.dst_layout.tags().unwrap().is_empty());
+        assert!(!f.dst_layout.has_blob(&f.index));
+    }
+}

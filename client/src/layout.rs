@@ -456,3 +456,207 @@ fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
         .map_err(|e| Error::io(path.display(), e.error))?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn manifest(n: u8) -> (Descriptor, Vec<u8>) {
+        let bytes = format!(
+            r#"{{"schemaVersion":2,"mediaType":"{}","config":{{"mediaType":"{}","digest":"{}","size":2}},"layers":[],"annotations":{{"n":"{n}"}}}}"#,
+            media_type::OCI_MANIFEST,
+            media_type::OCI_EMPTY,
+            Digest::sha256_of(b"{}")
+        )
+        .into_bytes();
+        let d = Descriptor::new(
+            media_type::OCI_MANIFEST,
+            Digest::sha256_of(&bytes),
+            bytes.len() as u64,
+        );
+        (d, bytes)
+    }
+
+    #[test]
+    fn a_created_layout_is_the_spec_s_tree_and_reopens() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("new/layout");
+        let layout = Layout::create(&root).unwrap();
+        let marker: Value =
+            serde_json::from_slice(&std::fs::read(root.join("oci-layout")).unwrap()).unwrap();
+        assert_eq!(marker, json!({"imageLayoutVersion": "1.0.0"}));
+        let index: Value =
+            serde_json::from_slice(&std::fs::read(root.join("index.json")).unwrap()).unwrap();
+        assert_eq!(index["schemaVersion"], 2);
+        assert_eq!(index["manifests"], json!([]));
+        let (d, bytes) = manifest(1);
+        layout.write_blob_bytes(&d, &bytes).unwrap();
+        assert_eq!(
+            std::fs::read(root.join("blobs/sha256").join(d.digest.hex())).unwrap(),
+            bytes
+        );
+        layout.tag(&d, "v1").unwrap();
+        let again = Layout::open(&root).unwrap();
+        assert_eq!(again.resolve(Some("v1")).unwrap().digest, d.digest);
+        assert_eq!(again.read_manifest(&d).unwrap(), bytes);
+        assert_eq!(again.tags().unwrap(), ["v1"]);
+        // The only manifest is what the folder alone names.
+        assert_eq!(again.resolve(None).unwrap().digest, d.digest);
+        // No temporary files are left beside what was written.
+        let leftovers: Vec<_> = std::fs::read_dir(&root)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .filter(|n| n.starts_with('.'))
+            .collect();
+        assert!(leftovers.is_empty(), "{leftovers:?}");
+    }
+
+    #[test]
+    fn tags_move_and_untagged_entries_are_listed_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let layout = Layout::create(dir.path()).unwrap();
+        let (a, a_bytes) = manifest(1);
+        let (b, b_bytes) = manifest(2);
+        layout.write_blob_bytes(&a, &a_bytes).unwrap();
+        layout.write_blob_bytes(&b, &b_bytes).unwrap();
+        layout.add_untagged(&a).unwrap();
+        layout.add_untagged(&a).unwrap();
+        assert_eq!(layout.entries().unwrap().len(), 1);
+        layout.tag(&a, "v1").unwrap();
+        layout.tag(&a, "latest").unwrap();
+        // Tagged, the untagged entry of the same digest goes; each tag is one entry.
+        let entries = layout.entries().unwrap();
+        assert_eq!(entries.len(), 2, "{entries:?}");
+        assert!(entries.iter().all(|e| ref_name(e).is_some()));
+        layout.tag(&b, "v1").unwrap();
+        assert_eq!(layout.resolve(Some("v1")).unwrap().digest, b.digest);
+        assert_eq!(layout.resolve(Some("latest")).unwrap().digest, a.digest);
+        assert_eq!(
+            layout.resolve(Some(&a.digest.to_string())).unwrap().digest,
+            a.digest
+        );
+        let e = layout.resolve(Some("nope")).unwrap_err().to_string();
+        assert!(
+            e.contains("no tag \"nope\"") && e.contains("latest") && e.contains("v1"),
+            "{e}"
+        );
+        let e = layout.resolve(None).unwrap_err().to_string();
+        assert!(e.contains("DIR:TAG"), "{e}");
+        assert!(layout.tag(&a, "-bad").is_err());
+    }
+
+    #[test]
+    fn bad_layouts_are_refused_with_the_file_and_the_problem() {
+        let dir = tempfile::tempdir().unwrap();
+        let e = Layout::open(dir.path()).unwrap_err().to_string();
+        assert!(
+            e.contains("not an OCI image layout") && e.contains("oci-layout"),
+            "{e}"
+        );
+        std::fs::write(
+            dir.path().join("oci-layout"),
+            br#"{"imageLayoutVersion":"2.0.0"}"#,
+        )
+        .unwrap();
+        let e = Layout::open(dir.path()).unwrap_err().to_string();
+        assert!(e.contains("2.0.0"), "{e}");
+        std::fs::write(
+            dir.path().join("oci-layout"),
+            br#"{"imageLayoutVersion":"1.0.0"}"#,
+        )
+        .unwrap();
+        let e = Layout::open(dir.path()).unwrap_err().to_string();
+        assert!(e.contains("index.json is missing"), "{e}");
+        for (body, problem) in [
+            (&b"{"[..], "not JSON"),
+            (b"[]", "not a JSON object"),
+            (br#"{"schemaVersion":2}"#, "no \"manifests\" array"),
+            (
+                br#"{"manifests":[{"mediaType":"x","digest":"sha256:12","size":1}]}"#,
+                "manifests[0]",
+            ),
+        ] {
+            std::fs::write(dir.path().join("index.json"), body).unwrap();
+            let e = Layout::open(dir.path()).unwrap_err().to_string();
+            assert!(
+                e.contains("index.json") && e.contains(problem),
+                "{problem}: {e}"
+            );
+        }
+    }
+
+    #[test]
+    fn blobs_are_checked_before_they_land() {
+        let dir = tempfile::tempdir().unwrap();
+        let layout = Layout::create(dir.path().join("l")).unwrap();
+        let (d, bytes) = manifest(1);
+        let mut wrong = d.clone();
+        wrong.size += 1;
+        assert!(matches!(
+            layout.write_blob_bytes(&wrong, &bytes),
+            Err(Error::SizeMismatch { .. })
+        ));
+        let src = dir.path().join("blob");
+        std::fs::write(&src, b"other bytes").unwrap();
+        let mut lying = d.clone();
+        lying.size = 11;
+        assert!(matches!(
+            layout.write_blob_file(&lying, &src),
+            Err(Error::DigestMismatch { .. })
+        ));
+        assert!(!layout.has_blob(&lying));
+        let alg_dir = dir.path().join("l/blobs/sha256");
+        assert_eq!(
+            std::fs::read_dir(&alg_dir).unwrap().count(),
+            0,
+            "no temporary file left"
+        );
+        std::fs::write(&src, &bytes).unwrap();
+        layout.write_blob_file(&d, &src).unwrap();
+        assert!(layout.has_blob(&d));
+        // A manifest whose bytes were changed on disk is refused when read.
+        std::fs::write(layout.blob_path(&d.digest), vec![b' '; bytes.len()]).unwrap();
+        assert!(matches!(
+            layout.read_manifest(&d),
+            Err(Error::DigestMismatch { .. })
+        ));
+    }
+
+    #[test]
+    fn referrers_are_the_listed_manifests_whose_subject_names_a_digest() {
+        let dir = tempfile::tempdir().unwrap();
+        let layout = Layout::create(dir.path()).unwrap();
+        let (subject, subject_bytes) = manifest(1);
+        layout.write_blob_bytes(&subject, &subject_bytes).unwrap();
+        layout.tag(&subject, "v1").unwrap();
+        let sig = format!(
+            r#"{{"schemaVersion":2,"mediaType":"{}","artifactType":"{}","config":{{"mediaType":"{}","digest":"{}","size":2}},"layers":[],"subject":{},"annotations":{{"k":"v"}}}}"#,
+            media_type::OCI_MANIFEST,
+            media_type::NOTARY_SIGNATURE,
+            media_type::OCI_EMPTY,
+            Digest::sha256_of(b"{}"),
+            serde_json::to_string(&subject).unwrap()
+        );
+        let sig_d = Descriptor::new(
+            media_type::OCI_MANIFEST,
+            Digest::sha256_of(sig.as_bytes()),
+            sig.len() as u64,
+        );
+        layout.write_blob_bytes(&sig_d, sig.as_bytes()).unwrap();
+        assert!(layout.referrers(&subject.digest).unwrap().is_empty());
+        layout.add_untagged(&sig_d).unwrap();
+        let found = Layout::open(dir.path())
+            .unwrap()
+            .referrers(&subject.digest)
+            .unwrap();
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].digest, sig_d.digest);
+        assert_eq!(
+            found[0].artifact_type.as_deref(),
+            Some(media_type::NOTARY_SIGNATURE)
+        );
+        assert_eq!(found[0].annotations.as_ref().unwrap()["k"], "v");
+        // The subject's own entry (tagged) is not a referrer of anything.
+        assert!(layout.referrers(&sig_d.digest).unwrap().is_empty());
+    }
+}
