@@ -209,16 +209,15 @@ fn display_name(d: &Descriptor) -> String {
         .unwrap_or_else(|| d.media_type.clone())
 }
 
-/// Walks the source into a [`Plan`] (reads the source and asks the destination what it has;
-/// writes nothing).
+/// Walks the source from `root` (as [`Target::fetch_root`] found it) into a [`Plan`]: reads the
+/// source and asks the destination what it has; writes nothing.
 pub async fn plan(
     src: &Target,
-    reference: Option<&str>,
+    (root, root_bytes): (Descriptor, Bytes),
     dst: &Target,
     recursive: bool,
     progress: &dyn Transfer,
 ) -> Result<Plan> {
-    let (root, root_bytes) = src.fetch_root(reference).await?;
     let mut walk = Walk {
         src,
         dst,
@@ -349,7 +348,8 @@ pub async fn copy(
     options: &CopyOptions,
     progress: &dyn Transfer,
 ) -> Result<Copied> {
-    let plan = plan(src, reference, dst, options.recursive, progress).await?;
+    let root = src.fetch_root(reference).await?;
+    let plan = plan(src, root, dst, options.recursive, progress).await?;
     execute(src, dst, &plan, tags, options, progress).await
 }
 
@@ -624,7 +624,8 @@ mod tests {
     #[tokio::test]
     async fn the_walk_puts_children_before_parents_and_subjects_before_referrers() {
         let f = fixture();
-        let plan = plan(&f.src, Some("v1"), &f.dst, true, &Silent)
+        let root = f.src.fetch_root(Some("v1")).await.unwrap();
+        let plan = plan(&f.src, root.clone(), &f.dst, true, &Silent)
             .await
             .unwrap();
         assert_eq!(
@@ -638,7 +639,7 @@ mod tests {
             plan.manifests[3].artifact_type.as_deref(),
             Some("application/spdx+json")
         );
-        let plan = super::plan(&f.src, Some("v1"), &f.dst, false, &Silent)
+        let plan = super::plan(&f.src, root, &f.dst, false, &Silent)
             .await
             .unwrap();
         assert_eq!(

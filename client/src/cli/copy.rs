@@ -48,15 +48,35 @@ pub struct CopyArgs {
     pub remote: RemoteFlags,
 }
 
-/// One side of the copy, parsed.
+/// One side of the copy, parsed (a layout is opened, or created, only by [`Side::open`]).
 struct Side {
-    target: Target,
+    place: Place,
     /// Tag or digest in the argument, as the source reads it.
     reference: Option<String>,
     tags: Vec<String>,
     digest: Option<Digest>,
-    /// How it is shown: `[registry] host/repo` or `[oci-layout] DIR`.
+    /// How it is shown: `[registry] host/repo:tag` or `[oci-layout] DIR:tag`.
     shown: String,
+}
+
+enum Place {
+    Registry(crate::remote::Repository),
+    Layout(PathBuf),
+}
+
+impl Side {
+    /// A source layout must exist; a destination layout is created when missing.
+    fn open(&self, source: bool) -> anyhow::Result<Target> {
+        Ok(match &self.place {
+            Place::Registry(r) => Target::Registry(r.clone()),
+            Place::Layout(dir) if source => Target::Layout(Arc::new(Layout::open(dir)?)),
+            Place::Layout(dir) => {
+                Target::Layout(Arc::new(Layout::create(dir).with_context(|| {
+                    format!("creating the OCI layout {}", dir.display())
+                })?))
+            }
+        })
+    }
 }
 
 /// `DIR`, `DIR:TAG[,TAG…]` or `DIR@DIGEST` (the last `:` starts tags when no `/` follows it).
@@ -84,49 +104,42 @@ fn side(
     source: bool,
     client: &crate::remote::Client,
 ) -> anyhow::Result<Side> {
-    if layout {
+    let side = if layout {
         let (dir, tags, digest) = split_layout_arg(arg)?;
-        if source && tags.len() > 1 {
-            bail!("{arg:?}: a source names one tag");
-        }
-        let opened = if source {
-            Layout::open(&dir)?
-        } else {
-            Layout::create(&dir)
-                .with_context(|| format!("creating the OCI layout {}", dir.display()))?
-        };
-        return Ok(Side {
+        Side {
             shown: format!("[oci-layout] {arg}"),
-            target: Target::Layout(Arc::new(opened)),
+            place: Place::Layout(dir),
             reference: digest
                 .as_ref()
                 .map(Digest::to_string)
                 .or_else(|| tags.first().cloned()),
             tags,
             digest,
-        });
-    }
-    let (reference, tags) = split_tags(arg)?;
-    let shown = match (reference.digest(), tags.is_empty()) {
-        (Some(d), _) => format!("[registry] {}@{d}", reference.name()),
-        (None, false) => format!("[registry] {}:{}", reference.name(), tags.join(",")),
-        (None, true) if source => format!("[registry] {reference}"),
-        (None, true) => format!("[registry] {}", reference.name()),
+        }
+    } else {
+        let (reference, tags) = split_tags(arg)?;
+        let shown = match (reference.digest(), tags.is_empty()) {
+            (Some(d), _) => format!("[registry] {}@{d}", reference.name()),
+            (None, false) => format!("[registry] {}:{}", reference.name(), tags.join(",")),
+            (None, true) if source => format!("[registry] {reference}"),
+            (None, true) => format!("[registry] {}", reference.name()),
+        };
+        Side {
+            place: Place::Registry(client.repository(&reference)),
+            reference: Some(reference.manifest_ref()),
+            // A source without tag or digest means `latest`, which the destination then gets.
+            tags: match (source, reference.digest(), tags.is_empty()) {
+                (true, None, true) => vec![reference.manifest_ref()],
+                _ => tags,
+            },
+            digest: reference.digest().cloned(),
+            shown,
+        }
     };
-    if source && tags.len() > 1 {
+    if source && side.tags.len() > 1 {
         bail!("{arg:?}: a source names one tag");
     }
-    Ok(Side {
-        target: Target::Registry(client.repository(&reference)),
-        reference: Some(reference.manifest_ref()),
-        // A source without tag or digest means `latest`, which the destination then gets.
-        tags: match (source, reference.digest(), tags.is_empty()) {
-            (true, None, true) => vec![reference.manifest_ref()],
-            _ => tags,
-        },
-        digest: reference.digest().cloned(),
-        shown,
-    })
+    Ok(side)
 }
 
 pub fn run(args: CopyArgs) -> anyhow::Result<std::process::ExitCode> {
@@ -148,24 +161,25 @@ pub fn run(args: CopyArgs) -> anyhow::Result<std::process::ExitCode> {
     let progress = progress.as_ref();
     let what = format!("copy {} => {}", src.shown, shown_dst);
     super::remote::runtime()?.block_on(async {
-        let plan = copy::plan(
-            &src.target,
-            src.reference.as_deref(),
-            &dst.target,
-            options.recursive,
-            progress,
-        )
-        .await
-        .with_context(|| what.clone())?;
+        let from = src.open(true).with_context(|| what.clone())?;
+        let root = from
+            .fetch_root(src.reference.as_deref())
+            .await
+            .with_context(|| what.clone())?;
         if let Some(wanted) = &dst.digest {
-            if wanted != &plan.root.digest {
+            if wanted != &root.0.digest {
                 bail!(
                     "{what}: the source is {}, not the destination's digest {wanted}; give the destination a tag or the source's digest",
-                    plan.root.digest
+                    root.0.digest
                 );
             }
         }
-        copy::execute(&src.target, &dst.target, &plan, &tags, &options, progress)
+        // Only now, with the source found, may a destination layout be created.
+        let to = dst.open(false).with_context(|| what.clone())?;
+        let plan = copy::plan(&from, root, &to, options.recursive, progress)
+            .await
+            .with_context(|| what.clone())?;
+        copy::execute(&from, &to, &plan, &tags, &options, progress)
             .await
             .with_context(|| what.clone())?;
         let shown_dst = if tags.is_empty() && dst.digest.is_none() {
