@@ -4,12 +4,16 @@
 //! | module | what it holds |
 //! |---|---|
 //! | [`cli`] | the `nv2` command line: one module per subcommand |
+//! | [`copy`] | an artifact's graph (and its referrers) from one registry or OCI layout to another |
 //! | [`duration`] | `24h` / `7d` / `30m` durations for flags such as `--expiry` |
+//! | [`layout`] | OCI image layouts on disk: `oci-layout`, `index.json` tags, `blobs/`, atomic writes |
 //! | [`remote`] | the registry client: auth, blobs, manifests, referrers (the project's one client) |
 //!
 //! Contract 1 verification requests are [`verifier_core::Request`] values (`nv2 verify` builds
 //! one from local files).
 
 pub mod cli;
+pub mod copy;
 pub mod duration;
+pub mod layout;
 pub mod remote;

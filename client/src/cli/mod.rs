@@ -8,6 +8,7 @@ use clap::{Parser, Subcommand};
 
 pub mod cert;
 pub mod content;
+pub mod copy;
 pub mod discover;
 pub mod pull;
 pub mod push;
@@ -46,6 +47,9 @@ pub enum Command {
     Discover(discover::DiscoverArgs),
     /// Pull an artifact's files into a folder.
     Pull(pull::PullArgs),
+    /// Copy an artifact (-r: with its referrers) between registries and OCI image layouts.
+    #[command(visible_alias = "cp")]
+    Copy(copy::CopyArgs),
     /// Give an artifact more tags.
     Tag(content::TagArgs),
     /// Log in to a registry (stored in docker's config.json).
@@ -86,6 +90,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Attach(a) => push::run_attach(a),
         Command::Discover(a) => discover::run(a),
         Command::Pull(a) => pull::run(a),
+        Command::Copy(a) => copy::run(a),
         Command::Tag(a) => content::tag(a),
         Command::Login(a) => content::login(a),
         Command::Logout(a) => content::logout(a),

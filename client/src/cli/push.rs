@@ -355,7 +355,7 @@ async fn push_artifact(
 }
 
 /// `REGISTRY/REPO:t1,t2` → the reference without tags, and the tags.
-fn split_tags(arg: &str) -> anyhow::Result<(Reference, Vec<String>)> {
+pub(crate) fn split_tags(arg: &str) -> anyhow::Result<(Reference, Vec<String>)> {
     let (base, tags) = match arg.rfind(':') {
         Some(i) if !arg[i..].contains('/') && arg[i + 1..].contains(',') => (
             &arg[..i],

@@ -79,6 +79,20 @@ impl Repository {
         self.head_blob(digest, false).await
     }
 
+    /// Mounts a blob from `from` (a repository of the same registry) without any bytes sent:
+    /// `false` when the registry declined (the upload session it opened instead is left to
+    /// expire), so the caller uploads the blob itself.
+    pub async fn mount_blob(&self, digest: &Digest, from: &str) -> Result<bool> {
+        let what = format!(
+            "mount blob {digest} from {from} into {}/{}",
+            self.registry, self.name
+        );
+        Ok(self
+            .start_upload(&what, Some((from, digest)))
+            .await?
+            .is_none())
+    }
+
     async fn head_blob(&self, digest: &Digest, push: bool) -> Result<Option<u64>> {
         let what = format!("check blob {digest} in {}/{}", self.registry, self.name);
         let url = self.url(&format!("blobs/{digest}"));
