@@ -215,13 +215,14 @@ fn bearer_tokens_are_asked_per_scope_reused_and_refreshed_once() {
     );
 }
 
-/// A 40 MiB file goes up in chunks, each at the `Location` the last answer gave; a small one in
-/// one `PUT`; both come back byte for byte.
+/// A file of two and a half chunks goes up in chunks, each at the `Location` the last answer
+/// gave; a small one in one `PUT`; both come back byte for byte.
 fn chunked_and_monolithic_uploads(upstream: &str) {
     let front = Front::start(upstream);
     let Some(nv2) = Nv2::new() else { return };
     let host = front.host();
-    let big_bytes = noise(40 * MIB);
+    let chunk = nv2_client::remote::blob::CHUNK as usize;
+    let big_bytes = noise(2 * chunk + chunk / 2);
     let big = nv2.write("in/big.bin", &big_bytes);
     let small = nv2.write("in/small.txt", b"small");
     let image = format!("{host}/apps/big");
@@ -235,7 +236,7 @@ fn chunked_and_monolithic_uploads(upstream: &str) {
 
     let chain = upload_chain(&log, &sha256(&big_bytes));
     let methods: Vec<&str> = chain.iter().map(|s| s.method.as_str()).collect();
-    // 16 + 16 MiB in PATCHes, the last 8 MiB with the closing PUT.
+    // Two whole chunks in PATCHes, the last half chunk with the closing PUT.
     assert_eq!(methods, ["POST", "PATCH", "PATCH", "PUT"], "{chain:#?}");
     assert!(chain[1..].iter().all(|s| s.path.contains("front_seq=")));
     let chain = upload_chain(&log, &sha256(b"small"));
@@ -459,9 +460,9 @@ fn an_interrupted_upload_fails_the_push_and_tags_nothing() {
     let reg = LocalRegistry::start();
     let front = Front::start(&reg.host());
     let Some(nv2) = Nv2::new() else { return };
-    let file = nv2.write("in/layer.bin", &noise(20 * MIB));
+    let file = nv2.write("in/layer.bin", &noise(MIB));
     front.fail(Fault::always(
-        Method::PATCH,
+        Method::PUT,
         "/blobs/uploads/",
         FaultKind::Cut,
     ));
@@ -478,12 +479,12 @@ fn an_interrupted_upload_fails_the_push_and_tags_nothing() {
         "{err}"
     );
     let log = front.seen();
-    let patches: Vec<u16> = matching(&log, "PATCH", "")
+    let puts: Vec<u16> = matching(&log, "PUT", "/blobs/uploads/")
         .iter()
         .map(|s| s.status)
         .collect();
     assert_eq!(
-        patches,
+        puts,
         [0, 0, 0, 0],
         "cut every time, bounded retries: {log:#?}"
     );
@@ -522,4 +523,68 @@ fn a_manifest_over_the_registry_limit_is_a_clear_error_and_tags_nothing() {
     let repo = client.repository(&format!("{host}/apps/huge").parse().unwrap());
     let missing = runtime().block_on(repo.resolve("v1")).unwrap_err();
     assert!(missing.is_not_found(), "{missing}");
+}
+
+/// A prototype-2 registry: no referrers API, but the ORAS links endpoint. `discover` lists an ORAS
+/// artifact manifest linked by its `subject` from there.
+#[test]
+fn prototype_2_links_are_read_where_the_referrers_api_is_missing() {
+    let reg = LocalRegistry::start();
+    let front = Front::start(&reg.host());
+    let Some(nv2) = Nv2::new() else { return };
+    front.fail(Fault::always(
+        Method::GET,
+        "/referrers/",
+        FaultKind::Status {
+            status: 404,
+            retry_after: None,
+        },
+    ));
+    let push = nv2_e2e::oci::Pusher::new(&reg.host());
+    let subject = push.image("apps/p2", "v1");
+    let envelope = push.blob("apps/p2", b"a prototype-2 signature");
+    let oras = serde_json::to_vec(&serde_json::json!({
+        "mediaType": "application/vnd.cncf.oras.artifact.manifest.v1+json",
+        "artifactType": "application/vnd.cncf.notary.signature",
+        "blobs": [{"mediaType": "application/jose+json", "digest": envelope, "size": 23}],
+        "subject": subject,
+    }))
+    .unwrap();
+    let oras_digest = sha256(&oras);
+    push.manifest(
+        "apps/p2",
+        &oras_digest,
+        &oras,
+        "application/vnd.cncf.oras.artifact.manifest.v1+json",
+    );
+
+    let tree: serde_json::Value = serde_json::from_str(&nv2.ok(&[
+        "discover",
+        &format!("{}/apps/p2:v1", front.host()),
+        "-o",
+        "json",
+    ]))
+    .unwrap();
+    let found = tree["referrers"].as_array().expect("referrers");
+    assert_eq!(found.len(), 1, "{tree:#}");
+    assert_eq!(found[0]["digest"], oras_digest.as_str());
+    assert_eq!(
+        found[0]["mediaType"],
+        "application/vnd.cncf.oras.artifact.manifest.v1+json"
+    );
+    assert_eq!(
+        found[0]["artifactType"],
+        "application/vnd.cncf.notary.signature"
+    );
+    let log = front.seen();
+    let api: Vec<u16> = matching(&log, "GET", "/referrers/sha256:")
+        .iter()
+        .filter(|s| s.path.starts_with("/v2/"))
+        .map(|s| s.status)
+        .collect();
+    assert!(api.iter().all(|s| *s == 404), "{log:#?}");
+    assert!(
+        !matching(&log, "GET", "/oras/artifacts/v1/apps/p2/manifests/").is_empty(),
+        "the links endpoint was asked: {log:#?}"
+    );
 }

@@ -18,8 +18,11 @@ use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
 use super::error::{Error, Result};
 use super::{status_error, Repository};
 
-/// Blobs up to this size go in one `PUT`; larger ones in chunks of this size.
-pub const CHUNK: u64 = 16 * 1024 * 1024;
+/// Blobs up to this size go in one `PUT`; larger ones in chunks of this size. Chunks stream from
+/// the file, so their size costs no memory; each chunk boundary costs a round trip in which the
+/// registry drains the chunk before the next starts (the transfer benchmark's push of 1 GiB took
+/// 10% less time with 64 MiB chunks than with 16 MiB ones).
+pub const CHUNK: u64 = 64 * 1024 * 1024;
 
 /// Progress of blob transfers, for bars or status lines (`Uploading`, `Exists`, …).
 pub trait Transfer: Send + Sync {
@@ -505,5 +508,6 @@ impl Content<'_> {
     }
 }
 
-/// The size of one read from a file being uploaded.
-const READ_BUFFER: u64 = 256 * 1024;
+/// The size of one read from a file being uploaded (fewer, larger reads: each is a hop to
+/// tokio's blocking pool).
+const READ_BUFFER: u64 = 1024 * 1024;

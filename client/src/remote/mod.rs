@@ -35,7 +35,7 @@ pub use blob::{digest_file, BlobPush, Silent, Transfer};
 pub use credentials::{Credential, DockerConfig};
 pub use error::{Error, RegistryMessage, Result};
 pub use manifest::{FetchedManifest, PushedManifest, MANIFEST_ACCEPT};
-pub use referrers::{Capability, Referrers};
+pub use referrers::{Capability, Referrers, Source};
 
 use auth::TokenCache;
 use retry::{is_retryable, is_transient, retry_after, retry_delay};
@@ -84,6 +84,9 @@ struct RegistryState {
     challenge: Option<Challenge>,
     tokens: TokenCache,
     referrers: Capability,
+    /// The prototype-2 links endpoint (`/oras/artifacts/v1/…/referrers`), asked only where the
+    /// referrers API is missing.
+    links: Capability,
     /// Held while probing or fetching a token, so that concurrent transfers wait for the one
     /// probe or token instead of each making their own.
     gate: Arc<futures_util::lock::Mutex<()>>,

@@ -1,8 +1,10 @@
 //! Referrers, boxed in one place as oras-go does: a remembered capability per registry; the
 //! referrers API (`GET /v2/<name>/referrers/<digest>`) with its `Link` pages followed (bounded)
 //! and `artifactType` filtered here when the registry did not say `OCI-Filters-Applied`; and,
-//! where the API is missing, the referrers tag schema of distribution-spec v1.1: an image index
-//! tagged `sha256-<hex>` listing the referrers, read, and kept up to date on every push.
+//! where the API is missing, the referrers tag schema of distribution-spec v1.1 (an image index
+//! tagged `sha256-<hex>` listing the referrers, read, and kept up to date on every push) together
+//! with the prototype-2 links endpoint (`/oras/artifacts/v1/<name>/manifests/<digest>/referrers`,
+//! which lists ORAS artifact manifests), each remembered per registry once found missing.
 
 use std::collections::BTreeMap;
 
@@ -29,12 +31,20 @@ pub enum Capability {
     Unsupported,
 }
 
+/// Where referrers were read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    /// The referrers API.
+    Api,
+    /// The tag schema, and the prototype-2 links endpoint where the registry has one.
+    Fallback,
+}
+
 /// The referrers of one subject, and how they were found.
 #[derive(Debug, Clone)]
 pub struct Referrers {
     pub descriptors: Vec<Descriptor>,
-    /// `true` through the referrers API, `false` through the tag schema.
-    pub through_api: bool,
+    pub source: Source,
 }
 
 /// The referrers tag of a digest: `sha256-<hex>`.
@@ -52,6 +62,15 @@ impl Repository {
             .with_state(&self.registry, |s| s.referrers = capability);
     }
 
+    fn links_capability(&self) -> Capability {
+        self.client.with_state(&self.registry, |s| s.links)
+    }
+
+    fn set_links_capability(&self, capability: Capability) {
+        self.client
+            .with_state(&self.registry, |s| s.links = capability);
+    }
+
     /// The referrers of `subject`, of `artifact_type` when given.
     pub async fn referrers(
         &self,
@@ -63,19 +82,68 @@ impl Repository {
                 self.set_capability(Capability::Supported);
                 return Ok(Referrers {
                     descriptors: found,
-                    through_api: true,
+                    source: Source::Api,
                 });
             }
             self.set_capability(Capability::Unsupported);
         }
-        let index = self.tag_schema_index(subject).await?;
+        let mut descriptors = self.tag_schema_index(subject).await?;
+        if self.links_capability() != Capability::Unsupported {
+            match self.links(subject).await? {
+                Some(linked) => {
+                    self.set_links_capability(Capability::Supported);
+                    for d in linked {
+                        if !descriptors.iter().any(|known| known.digest == d.digest) {
+                            descriptors.push(d);
+                        }
+                    }
+                }
+                None => self.set_links_capability(Capability::Unsupported),
+            }
+        }
+        descriptors.retain(|d| artifact_type.is_none_or(|t| d.artifact_type.as_deref() == Some(t)));
         Ok(Referrers {
-            descriptors: index
-                .into_iter()
-                .filter(|d| artifact_type.is_none_or(|t| d.artifact_type.as_deref() == Some(t)))
-                .collect(),
-            through_api: false,
+            descriptors,
+            source: Source::Fallback,
         })
+    }
+
+    /// The prototype-2 links endpoint's `references`; `None` when the registry has no such
+    /// endpoint (404, or an answer that is not the endpoint's JSON).
+    async fn links(&self, subject: &Digest) -> Result<Option<Vec<Descriptor>>> {
+        let what = format!(
+            "list the links to {}/{}@{subject}",
+            self.registry, self.name
+        );
+        let url = format!(
+            "{}/oras/artifacts/v1/{}/manifests/{subject}/referrers",
+            self.client.base_url(&self.registry),
+            self.name
+        );
+        let response = self
+            .send(false, &what, || Ok(self.request(Method::GET, &url)))
+            .await?;
+        match response.status() {
+            s if s.is_success() => {}
+            StatusCode::NOT_FOUND | StatusCode::METHOD_NOT_ALLOWED | StatusCode::BAD_REQUEST => {
+                return Ok(None)
+            }
+            _ => return Err(status_error(&what, &self.registry, response).await),
+        }
+        let body = read_limited(
+            &what,
+            &self.registry,
+            response,
+            super::manifest::MANIFEST_LIMIT,
+        )
+        .await?;
+        #[derive(serde::Deserialize)]
+        struct Links {
+            references: Vec<Descriptor>,
+        }
+        Ok(serde_json::from_slice::<Links>(&body)
+            .ok()
+            .map(|l| l.references))
     }
 
     /// The API's answer, `None` when the registry has no referrers API (404).
