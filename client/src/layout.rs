@@ -423,22 +423,12 @@ fn parse_index(bytes: &[u8]) -> std::result::Result<Value, String> {
 
 /// Size and digest of content against its descriptor.
 fn check_content(what: &str, descriptor: &Descriptor, bytes: &[u8]) -> Result<()> {
-    if bytes.len() as u64 != descriptor.size {
-        return Err(Error::SizeMismatch {
-            what: what.into(),
-            expected: descriptor.size,
-            actual: bytes.len() as u64,
-        });
-    }
-    let actual = descriptor.digest.recompute(bytes);
-    if actual != descriptor.digest {
-        return Err(Error::DigestMismatch {
-            what: what.into(),
-            expected: descriptor.digest.to_string(),
-            actual: actual.to_string(),
-        });
-    }
-    Ok(())
+    crate::remote::check_content(
+        what,
+        descriptor,
+        bytes.len() as u64,
+        &descriptor.digest.recompute(bytes),
+    )
 }
 
 /// Writes `bytes` to a temporary file beside `path`, then renames it over `path`.

@@ -359,23 +359,8 @@ impl Repository {
         file.flush()
             .await
             .map_err(|e| Error::io(tmp.display(), e))?;
-        if size != descriptor.size {
-            return Err(Error::SizeMismatch {
-                what: what.into(),
-                expected: descriptor.size,
-                actual: size,
-            });
-        }
         let raw: [u8; 32] = hasher.finalize().into();
-        let actual = Digest::from_sha256(raw);
-        if actual != descriptor.digest {
-            return Err(Error::DigestMismatch {
-                what: what.into(),
-                expected: descriptor.digest.to_string(),
-                actual: actual.to_string(),
-            });
-        }
-        Ok(())
+        super::error::check_content(what, descriptor, size, &Digest::from_sha256(raw))
     }
 
     /// A small blob into memory (configs, envelopes), checked against its digest; refused over

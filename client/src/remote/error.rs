@@ -72,6 +72,31 @@ pub enum Error {
     },
 }
 
+/// Content received or read (`size` bytes hashing to `actual`) against the descriptor that named
+/// it: the size first (the cheaper and clearer message), then the digest.
+pub fn check_content(
+    what: &str,
+    descriptor: &oci_model::Descriptor,
+    size: u64,
+    actual: &oci_model::Digest,
+) -> Result<()> {
+    if size != descriptor.size {
+        return Err(Error::SizeMismatch {
+            what: what.into(),
+            expected: descriptor.size,
+            actual: size,
+        });
+    }
+    if *actual != descriptor.digest {
+        return Err(Error::DigestMismatch {
+            what: what.into(),
+            expected: descriptor.digest.to_string(),
+            actual: actual.to_string(),
+        });
+    }
+    Ok(())
+}
+
 impl Error {
     /// The HTTP status, when the registry answered with one.
     pub fn status(&self) -> Option<u16> {

@@ -33,7 +33,7 @@ use reqwest::{Method, RequestBuilder, Response, StatusCode};
 pub use auth::{parse_challenge, Challenge};
 pub use blob::{digest_file, BlobPush, Silent, Transfer};
 pub use credentials::{Credential, DockerConfig};
-pub use error::{Error, RegistryMessage, Result};
+pub use error::{check_content, Error, RegistryMessage, Result};
 pub use manifest::{FetchedManifest, PushedManifest, MANIFEST_ACCEPT};
 pub use referrers::{Capability, Referrers, Source};
 
