@@ -25,7 +25,7 @@ pub const EXIT_ERROR: u8 = 2;
 /// Push a container image by digest, sign it, attach and sign its SBoM, and only then move the
 /// tag (a docker CLI plug-in: `docker generate …`).
 #[derive(Debug, Parser)]
-#[command(name = "docker-generate", version, about, long_about = None)]
+#[command(name = "docker-generate", bin_name = "docker", version, about, long_about = None)]
 pub struct Cli {
     #[command(flatten)]
     pub docker: DockerFlags,
