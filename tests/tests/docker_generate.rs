@@ -43,7 +43,10 @@ impl Setup {
                 .filter(|p| p.is_file()),
             "docker-generate is not built (cargo build -p nv2-client --bins)",
         )?;
-        let docker = require(on_path("docker"), "no docker CLI (scripts/registry-peers.sh)")?;
+        let docker = require(
+            on_path("docker"),
+            "no docker CLI (scripts/registry-peers.sh)",
+        )?;
         let config = nv2.path("docker-config");
         std::fs::create_dir_all(config.join("cli-plugins")).unwrap();
         std::os::unix::fs::symlink(&plugin, config.join("cli-plugins/docker-generate")).unwrap();
@@ -90,7 +93,10 @@ impl Setup {
 
     /// `docker generate push SRC REF --key --cert [--sbom]`, answering stdout.
     fn push(&self, src: &str, reference: &str, sbom: Option<&Path>) -> String {
-        let (key, cert) = (self.key.display().to_string(), self.cert.display().to_string());
+        let (key, cert) = (
+            self.key.display().to_string(),
+            self.cert.display().to_string(),
+        );
         let mut args = vec![
             "generate", "push", src, reference, "--key", &key, "--cert", &cert,
         ];
@@ -103,7 +109,10 @@ impl Setup {
 }
 
 fn tool(name: &str) -> Option<PathBuf> {
-    require(on_path(name), &format!("{name} is not installed (scripts/registry-peers.sh)"))
+    require(
+        on_path(name),
+        &format!("{name} is not installed (scripts/registry-peers.sh)"),
+    )
 }
 
 fn run(cmd: &mut Command) {
@@ -119,8 +128,12 @@ fn run(cmd: &mut Command) {
 fn umoci_layout(dir: &Path) -> PathBuf {
     let layout = dir.join("layout");
     let bundle = dir.join("bundle");
-    run(Command::new("umoci").args(["init", "--layout"]).arg(&layout));
-    run(Command::new("umoci").args(["new", "--image"]).arg(format!("{}:v1", layout.display())));
+    run(Command::new("umoci")
+        .args(["init", "--layout"])
+        .arg(&layout));
+    run(Command::new("umoci")
+        .args(["new", "--image"])
+        .arg(format!("{}:v1", layout.display())));
     run(Command::new("umoci")
         .args(["unpack", "--rootless", "--image"])
         .arg(format!("{}:v1", layout.display()))
@@ -142,7 +155,11 @@ fn sha256(bytes: &[u8]) -> String {
 fn check_registry(s: &Setup, image: &str, tag: &str, digest: &str, with_sbom: bool) {
     let nv2 = &s.nv2;
     let bytes = nv2.ok(&["manifest", "fetch", &format!("{image}:{tag}")]);
-    assert_eq!(sha256(bytes.as_bytes()), digest, "the tag points at the pushed digest");
+    assert_eq!(
+        sha256(bytes.as_bytes()),
+        digest,
+        "the tag points at the pushed digest"
+    );
     let tree: Value =
         serde_json::from_str(&nv2.ok(&["discover", &format!("{image}@{digest}"), "-o", "json"]))
             .unwrap();
@@ -158,22 +175,29 @@ fn check_registry(s: &Setup, image: &str, tag: &str, digest: &str, with_sbom: bo
     let sboms = of_type(referrers, SBOM);
     if with_sbom {
         assert_eq!(sboms.len(), 1, "{tree:#}");
-        let below = sboms[0]["referrers"].as_array().cloned().unwrap_or_default();
-        assert_eq!(of_type(&below, SIGNATURE).len(), 1, "the SBoM is signed: {tree:#}");
+        let below = sboms[0]["referrers"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        assert_eq!(
+            of_type(&below, SIGNATURE).len(),
+            1,
+            "the SBoM is signed: {tree:#}"
+        );
     } else {
         assert!(sboms.is_empty(), "{tree:#}");
     }
 
     // The signature envelope verifies for the image's descriptor under a policy trusting the key.
     let sig_digest = signatures[0]["digest"].as_str().unwrap();
-    let sig: Value = serde_json::from_str(&nv2.ok(&[
-        "manifest",
-        "fetch",
-        &format!("{image}@{sig_digest}"),
-    ]))
-    .unwrap();
+    let sig: Value =
+        serde_json::from_str(&nv2.ok(&["manifest", "fetch", &format!("{image}@{sig_digest}")]))
+            .unwrap();
     assert_eq!(sig["subject"]["digest"], digest);
-    assert_eq!(sig["config"]["mediaType"], "application/vnd.oci.empty.v1+json");
+    assert_eq!(
+        sig["config"]["mediaType"],
+        "application/vnd.oci.empty.v1+json"
+    );
     assert!(sig["annotations"]["io.cncf.notary.x509chain.thumbprint#S256"].is_string());
     let layer = sig["layers"][0]["digest"].as_str().unwrap();
     assert_eq!(sig["layers"][0]["mediaType"], "application/jose+json");
@@ -196,7 +220,10 @@ fn check_registry(s: &Setup, image: &str, tag: &str, digest: &str, with_sbom: bo
     )
     .with_trust_stores(vec!["ca:e2e".into()])
     .with_trusted_identities(vec!["*".into()])]);
-    let policy = nv2.write("policy.json", serde_json::to_string(&policy).unwrap().as_bytes());
+    let policy = nv2.write(
+        "policy.json",
+        serde_json::to_string(&policy).unwrap().as_bytes(),
+    );
     let report: Value = serde_json::from_str(&nv2.ok(&[
         "verify",
         "--envelope",
@@ -217,14 +244,37 @@ fn check_registry(s: &Setup, image: &str, tag: &str, digest: &str, with_sbom: bo
 /// Pushes `src` as `image:tag`, and checks the printed steps, the digest and the registry.
 fn push_and_check(s: &Setup, src: &str, image: &str, tag: &str, sbom: bool) {
     let planned = digest_line(&s.docker_ok(&["generate", "manifest", src]));
-    let sbom_file = s.nv2.write("sbom.spdx.json", br#"{"spdxVersion":"SPDX-2.3","name":"e2e"}"#);
-    let out = s.push(src, &format!("{image}:{tag}"), sbom.then_some(sbom_file.as_path()));
-    assert_eq!(digest_line(&out), planned, "push pushes what manifest printed:\n{out}");
-    let steps: Vec<usize> = ["[1/5] Uploaded", "[2/5] Pushed manifest", "[3/5] Signed", "[4/5]", "[5/5] Tagged"]
-        .iter()
-        .map(|step| out.find(step).unwrap_or_else(|| panic!("no {step:?} in\n{out}")))
-        .collect();
-    assert!(steps.windows(2).all(|w| w[0] < w[1]), "steps out of order:\n{out}");
+    let sbom_file = s.nv2.write(
+        "sbom.spdx.json",
+        br#"{"spdxVersion":"SPDX-2.3","name":"e2e"}"#,
+    );
+    let out = s.push(
+        src,
+        &format!("{image}:{tag}"),
+        sbom.then_some(sbom_file.as_path()),
+    );
+    assert_eq!(
+        digest_line(&out),
+        planned,
+        "push pushes what manifest printed:\n{out}"
+    );
+    let steps: Vec<usize> = [
+        "[1/5] Uploaded",
+        "[2/5] Pushed manifest",
+        "[3/5] Signed",
+        "[4/5]",
+        "[5/5] Tagged",
+    ]
+    .iter()
+    .map(|step| {
+        out.find(step)
+            .unwrap_or_else(|| panic!("no {step:?} in\n{out}"))
+    })
+    .collect();
+    assert!(
+        steps.windows(2).all(|w| w[0] < w[1]),
+        "steps out of order:\n{out}"
+    );
     check_registry(s, image, tag, &planned, sbom);
 }
 
@@ -239,7 +289,12 @@ fn sources(s: &Setup) -> Option<Vec<(&'static str, String)>> {
         .arg(format!("oci:{}:v1", layout.display()))
         .arg(format!("docker-archive:{}:app:v1", archive.display())));
     let oci_archive = dir.join("oci.tar");
-    run(Command::new("tar").arg("-C").arg(&layout).arg("-cf").arg(&oci_archive).arg("."));
+    run(Command::new("tar")
+        .arg("-C")
+        .arg(&layout)
+        .arg("-cf")
+        .arg(&oci_archive)
+        .arg("."));
     Some(vec![
         ("docker-archive", archive.display().to_string()),
         ("oci-layout", format!("oci:{}:v1", layout.display())),
@@ -252,13 +307,17 @@ fn the_docker_cli_lists_the_plugin_and_its_verbs() {
     let Some(s) = Setup::new() else { return };
     let help = String::from_utf8(s.docker(&["--help"]).stdout).unwrap();
     assert!(
-        help.lines().any(|l| l.trim_start().starts_with("generate*")),
+        help.lines()
+            .any(|l| l.trim_start().starts_with("generate*")),
         "{help}"
     );
     let help = s.docker_ok(&["generate", "--help"]);
     assert!(help.contains("manifest") && help.contains("push"), "{help}");
     let help = s.docker_ok(&["generate", "push", "--help"]);
-    assert!(help.contains("--sbom") && help.contains("--signature-manifest"), "{help}");
+    assert!(
+        help.contains("--sbom") && help.contains("--signature-manifest"),
+        "{help}"
+    );
 }
 
 #[test]
@@ -307,12 +366,22 @@ fn a_refused_signature_leaves_the_tag_unmoved_and_says_what_was_left() {
     let image = format!("{}/app", front.host());
     let (key, cert) = (s.key.display().to_string(), s.cert.display().to_string());
     let out = s.docker(&[
-        "generate", "push", src, &format!("{image}:v1"), "--key", &key, "--cert", &cert,
+        "generate",
+        "push",
+        src,
+        &format!("{image}:v1"),
+        "--key",
+        &key,
+        "--cert",
+        &cert,
     ]);
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{stdout}\n{stderr}");
-    assert!(stdout.contains("[2/5] Pushed manifest") && !stdout.contains("[5/5]"), "{stdout}");
+    assert!(
+        stdout.contains("[2/5] Pushed manifest") && !stdout.contains("[5/5]"),
+        "{stdout}"
+    );
     assert!(
         stderr.contains(&format!("the tag {image}:v1 was not moved"))
             && stderr.contains(&format!("the manifest {image}@{planned} (untagged)"))
@@ -322,20 +391,28 @@ fn a_refused_signature_leaves_the_tag_unmoved_and_says_what_was_left() {
     );
     // No request ever named the tag, and the registry has the manifest by digest only.
     assert!(
-        front.seen().iter().all(|r| !r.path.ends_with("/manifests/v1")),
+        front
+            .seen()
+            .iter()
+            .all(|r| !r.path.ends_with("/manifests/v1")),
         "{:?}",
         front.seen()
     );
     let direct = format!("{}/app", reg.host());
-    s.nv2.fails(&["manifest", "fetch", &format!("{direct}:v1")], 2);
-    let bytes = s.nv2.ok(&["manifest", "fetch", &format!("{direct}@{planned}")]);
+    s.nv2
+        .fails(&["manifest", "fetch", &format!("{direct}:v1")], 2);
+    let bytes = s
+        .nv2
+        .ok(&["manifest", "fetch", &format!("{direct}@{planned}")]);
     assert_eq!(sha256(bytes.as_bytes()), planned);
 }
 
 #[test]
 fn bad_sources_and_missing_keys_fail_with_exit_2_and_say_why() {
     let Some(s) = Setup::new() else { return };
-    let not_tar = s.nv2.write("notes.txt", b"just some text, not an archive\n");
+    let not_tar = s
+        .nv2
+        .write("notes.txt", b"just some text, not an archive\n");
     let no_manifest = s.nv2.path("empty.tar");
     {
         let mut b = tar::Builder::new(std::fs::File::create(&no_manifest).unwrap());
@@ -356,7 +433,12 @@ fn bad_sources_and_missing_keys_fail_with_exit_2_and_say_why() {
         assert_eq!(out.status.code(), Some(2), "{src}: {stderr}");
         assert!(stderr.contains(message), "{src}: {stderr}");
     }
-    let out = s.docker(&["generate", "push", &not_tar.display().to_string(), "127.0.0.1:1/app:v1"]);
+    let out = s.docker(&[
+        "generate",
+        "push",
+        &not_tar.display().to_string(),
+        "127.0.0.1:1/app:v1",
+    ]);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--key FILE --cert FILE"));
 }

@@ -111,8 +111,7 @@ pub(super) fn read(path: &Path, index: &TarIndex) -> Result<Image> {
     let mut layers = Vec::new();
     for (i, name) in entry.layers.iter().enumerate() {
         let out_path = scratch.path().join(format!("layer-{i}"));
-        let mut out =
-            std::fs::File::create(&out_path).map_err(|e| ImageError::io(&out_path, e))?;
+        let mut out = std::fs::File::create(&out_path).map_err(|e| ImageError::io(&out_path, e))?;
         let copied = index.copy_to(name, &mut out, &out_path)?;
         out.flush().map_err(|e| ImageError::io(&out_path, e))?;
         let media = if copied.gzip {
@@ -123,7 +122,10 @@ pub(super) fn read(path: &Path, index: &TarIndex) -> Result<Image> {
         let descriptor = Descriptor::new(media, copied.digest, copied.size);
         layers.push(descriptor.clone());
         // A layer listed twice is one blob.
-        if !blobs.iter().any(|b| b.descriptor.digest == descriptor.digest) {
+        if !blobs
+            .iter()
+            .any(|b| b.descriptor.digest == descriptor.digest)
+        {
             blobs.push(Blob {
                 descriptor,
                 path: out_path,

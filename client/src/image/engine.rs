@@ -35,7 +35,8 @@ impl Engine {
         let mut answer = Vec::new();
         if let Some(path) = self.host.strip_prefix("unix://") {
             let mut s = std::os::unix::net::UnixStream::connect(path).map_err(|e| e.to_string())?;
-            s.set_read_timeout(Some(timeout)).map_err(|e| e.to_string())?;
+            s.set_read_timeout(Some(timeout))
+                .map_err(|e| e.to_string())?;
             s.write_all(request).map_err(|e| e.to_string())?;
             s.take(4096)
                 .read_to_end(&mut answer)
@@ -47,7 +48,8 @@ impl Engine {
                 .ok_or("no address")?;
             let mut s =
                 std::net::TcpStream::connect_timeout(&addr, timeout).map_err(|e| e.to_string())?;
-            s.set_read_timeout(Some(timeout)).map_err(|e| e.to_string())?;
+            s.set_read_timeout(Some(timeout))
+                .map_err(|e| e.to_string())?;
             s.write_all(request).map_err(|e| e.to_string())?;
             s.take(4096)
                 .read_to_end(&mut answer)

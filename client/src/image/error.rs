@@ -61,7 +61,10 @@ pub enum ImageError {
     MissingBlob { what: String, path: PathBuf },
     /// Something valid that this tool does not push (an index, several images, …).
     #[error("{source_name}: {problem}")]
-    Unsupported { source_name: String, problem: String },
+    Unsupported {
+        source_name: String,
+        problem: String,
+    },
     /// The OCI layout itself (its `oci-layout`, `index.json`, a manifest) is unusable.
     #[error(transparent)]
     Layout(#[from] crate::remote::Error),

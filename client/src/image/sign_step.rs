@@ -16,7 +16,9 @@ use std::time::{Duration, SystemTime};
 use bytes::Bytes;
 use oci_model::{media_type, Descriptor, Digest};
 use serde_json::json;
-use verifier_core::sign::{pem_decode_certificates, sign_envelope, SignError, SignOptions, SigningKey};
+use verifier_core::sign::{
+    pem_decode_certificates, sign_envelope, SignError, SignOptions, SigningKey,
+};
 
 use super::Signer;
 use crate::remote::Repository;
@@ -117,12 +119,13 @@ impl Signer for EnvelopeSigner {
         let plain = Descriptor::new(subject.media_type.clone(), digest.clone(), subject.size);
         let mut options = SignOptions::new(SystemTime::now());
         options.expiry = self.expiry;
-        let envelope = sign_envelope(&self.key, &self.chain, &json!(plain), &options).map_err(
-            |source| SignStepError::Sign {
-                digest: digest.clone(),
-                source,
-            },
-        )?;
+        let envelope =
+            sign_envelope(&self.key, &self.chain, &json!(plain), &options).map_err(|source| {
+                SignStepError::Sign {
+                    digest: digest.clone(),
+                    source,
+                }
+            })?;
         let push_error = |source| SignStepError::Push {
             digest: digest.clone(),
             source,
@@ -156,10 +159,17 @@ impl Signer for EnvelopeSigner {
                 "annotations": annotations,
             }),
         };
-        let media = manifest["mediaType"].as_str().expect("set above").to_string();
+        let media = manifest["mediaType"]
+            .as_str()
+            .expect("set above")
+            .to_string();
         let bytes = Bytes::from(serde_json::to_vec(&manifest).expect("a manifest serialises"));
         let pushed = repo
-            .push_manifest(&media, bytes.clone(), &Digest::sha256_of(&bytes).to_string())
+            .push_manifest(
+                &media,
+                bytes.clone(),
+                &Digest::sha256_of(&bytes).to_string(),
+            )
             .await
             .map_err(push_error)?;
         repo.index_referrer(

@@ -144,7 +144,8 @@ impl TarIndex {
                         let dir = current.rsplit_once('/').map_or("", |(d, _)| d);
                         format!("{dir}/{target}")
                     };
-                    current = normalise(&joined).ok_or_else(|| bad_link("it leaves the archive"))?;
+                    current =
+                        normalise(&joined).ok_or_else(|| bad_link("it leaves the archive"))?;
                 }
                 Some(Entry::HardLink(target)) => {
                     current = normalise(target).ok_or_else(|| bad_link("it leaves the archive"))?;

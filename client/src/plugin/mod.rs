@@ -165,6 +165,8 @@ mod tests {
         let m = metadata();
         assert_eq!(m["SchemaVersion"], "0.1.0");
         assert_eq!(m["Vendor"], "nv2");
-        assert!(m["ShortDescription"].as_str().is_some_and(|s| !s.is_empty()));
+        assert!(m["ShortDescription"]
+            .as_str()
+            .is_some_and(|s| !s.is_empty()));
     }
 }

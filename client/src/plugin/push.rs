@@ -59,7 +59,12 @@ pub struct PushArgs {
     #[arg(long, value_name = "FILE")]
     pub sbom: Option<PathBuf>,
     /// The SBoM's media type, also its artifact type.
-    #[arg(long, value_name = "TYPE", default_value = "application/spdx+json", requires = "sbom")]
+    #[arg(
+        long,
+        value_name = "TYPE",
+        default_value = "application/spdx+json",
+        requires = "sbom"
+    )]
     pub sbom_type: String,
     #[command(flatten)]
     pub remote: RemoteFlags,
@@ -140,9 +145,8 @@ pub fn run_push(docker: &DockerFlags, mut args: PushArgs) -> anyhow::Result<Exit
     let repo = client.repository(&reference);
     let repository = format!("{}/{}", repo.registry(), repo.name());
     let mut left = Left::default();
-    let outcome = super::super::cli::remote::runtime()?.block_on(push_flow(
-        &image, &repo, &tag, &signer, &args, &mut left,
-    ));
+    let outcome = super::super::cli::remote::runtime()?
+        .block_on(push_flow(&image, &repo, &tag, &signer, &args, &mut left));
     match outcome {
         Ok(()) => {
             println!("Digest: {}", image.descriptor.digest);
@@ -168,7 +172,10 @@ async fn push_flow<S: Signer>(
     let say = |line: String| args.remote.say(line);
     say(format!("Source: {}", image.source));
 
-    say(format!("[1/5] Uploading {} blob(s) to {repository}", image.blobs.len()));
+    say(format!(
+        "[1/5] Uploading {} blob(s) to {repository}",
+        image.blobs.len()
+    ));
     let progress = args.remote.progress();
     let progress = progress.as_ref();
     let results = futures_util::stream::iter(image.blobs.iter().map(|b| async move {
@@ -190,7 +197,10 @@ async fn push_flow<S: Signer>(
         .await
         .context("step 2/5: pushing the manifest by digest")?;
     left.manifest = Some(d.digest.to_string());
-    say(format!("[2/5] Pushed manifest {repository}@{} ({})", d.digest, d.media_type));
+    say(format!(
+        "[2/5] Pushed manifest {repository}@{} ({})",
+        d.digest, d.media_type
+    ));
 
     let signature = signer
         .sign(repo, d)
@@ -248,7 +258,11 @@ async fn attach_sbom(
     };
     let file = format!("{}:{media}", path.display());
     let layers = prepare_layers(&[file], &flags, &Default::default())?;
-    let subject = Descriptor::new(subject.media_type.clone(), subject.digest.clone(), subject.size);
+    let subject = Descriptor::new(
+        subject.media_type.clone(),
+        subject.digest.clone(),
+        subject.size,
+    );
     let pushed = push_artifact(
         repo,
         &layers,
