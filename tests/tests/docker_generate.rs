@@ -389,6 +389,33 @@ fn a_refused_signature_leaves_the_tag_unmoved_and_says_what_was_left() {
             && stderr.contains("403"),
         "{stderr}"
     );
+    // Before the manifest, exactly the manifest's blobs were uploaded (each closing PUT names
+    // its digest).
+    let seen = front.seen();
+    let first_manifest = seen
+        .iter()
+        .position(|r| r.method == "PUT" && r.path.contains("/manifests/"))
+        .expect("a manifest PUT");
+    let mut uploaded: Vec<String> = seen[..first_manifest]
+        .iter()
+        .filter(|r| r.method == "PUT")
+        .filter_map(|r| r.path.split_once("digest=").map(|(_, d)| d))
+        .map(|d| d.split('&').next().unwrap().replace("%3A", ":"))
+        .collect();
+    uploaded.sort();
+    let manifest: Value = serde_json::from_str(
+        s.docker_ok(&["generate", "manifest", src])
+            .split("\nMediaType:")
+            .next()
+            .unwrap(),
+    )
+    .unwrap();
+    let mut named: Vec<String> = std::iter::once(&manifest["config"])
+        .chain(manifest["layers"].as_array().unwrap())
+        .map(|d| d["digest"].as_str().unwrap().to_string())
+        .collect();
+    named.sort();
+    assert_eq!(uploaded, named, "{seen:?}");
     // No request ever named the tag, and the registry has the manifest by digest only.
     assert!(
         front
@@ -441,4 +468,144 @@ fn bad_sources_and_missing_keys_fail_with_exit_2_and_say_why() {
     ]);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--key FILE --cert FILE"));
+}
+
+/// A stand-in engine: a socket that answers every request `200 OK` (the ping is all the plug-in
+/// asks the engine itself), and a `docker` on PATH that "saves" a prepared tar.
+struct FakeEngine {
+    socket: PathBuf,
+    bin: PathBuf,
+    _thread: std::thread::JoinHandle<()>,
+}
+
+impl FakeEngine {
+    fn start(dir: &Path, tar: &Path) -> FakeEngine {
+        let socket = dir.join("engine.sock");
+        let listener = std::os::unix::net::UnixListener::bind(&socket).unwrap();
+        let thread = std::thread::spawn(move || {
+            use std::io::{Read, Write};
+            for stream in listener.incoming() {
+                let Ok(mut s) = stream else { return };
+                let mut buf = [0u8; 4096];
+                let _ = s.read(&mut buf);
+                let _ = s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nOK");
+            }
+        });
+        let bin = dir.join("fakebin");
+        std::fs::create_dir_all(&bin).unwrap();
+        let script = format!(
+            "#!/bin/sh\n[ \"$1\" = save ] && [ \"$2\" = -o ] || exit 9\necho \"$DOCKER_HOST $4\" > {log}\ncp {tar} \"$3\"\n",
+            log = dir.join("saved.log").display(),
+            tar = tar.display()
+        );
+        let docker = bin.join("docker");
+        std::fs::write(&docker, script).unwrap();
+        let executable = std::os::unix::fs::PermissionsExt::from_mode(0o755);
+        std::fs::set_permissions(&docker, executable).unwrap();
+        FakeEngine {
+            socket,
+            bin,
+            _thread: thread,
+        }
+    }
+}
+
+#[test]
+fn an_image_name_is_read_through_docker_save_when_an_engine_answers_on_h() {
+    let Some(s) = Setup::new() else { return };
+    let Some(sources) = sources(&s) else { return };
+    let archive = PathBuf::from(&sources[0].1);
+    let planned = digest_line(&s.docker_ok(&["generate", "manifest", &sources[0].1]));
+    let engine = FakeEngine::start(s.nv2.dir.path(), &archive);
+    let host = format!("unix://{}", engine.socket.display());
+    let path = format!(
+        "{}:{}",
+        engine.bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    // docker passes -H on in front of `generate`; the plug-in asks that engine.
+    let out = Command::new(&s.docker)
+        .arg("--config")
+        .arg(&s.config)
+        .args(["-H", &host, "generate", "manifest", "app:v1"])
+        .env("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+        .env("PATH", path)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(digest_line(&String::from_utf8_lossy(&out.stdout)), planned);
+    let log = std::fs::read_to_string(s.nv2.path("saved.log")).unwrap();
+    assert_eq!(log.trim(), format!("{host} app:v1"));
+}
+
+#[test]
+fn logins_come_from_docker_s_config_folder() {
+    let Some(s) = Setup::new() else { return };
+    let Some(sources) = sources(&s) else { return };
+    let reg = LocalRegistry::with_users(Default::default(), &[("alice", "secret")]);
+    let image = format!("{}/private", reg.host());
+    let (key, cert) = (s.key.display().to_string(), s.cert.display().to_string());
+    let args = [
+        "generate",
+        "push",
+        &sources[1].1,
+        &format!("{image}:v1"),
+        "--key",
+        &key,
+        "--cert",
+        &cert,
+    ];
+    // No login in the config folder: refused, nothing tagged.
+    let out = s.docker(&args);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("401"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // docker's own config.json in --config DIR holds the login.
+    use base64ct::{Base64, Encoding};
+    let auth = Base64::encode_string(b"alice:secret");
+    let config = serde_json::json!({"auths": {reg.host(): {"auth": auth}}});
+    std::fs::write(s.config.join("config.json"), config.to_string()).unwrap();
+    let out = s.docker_ok(&args);
+    assert!(out.contains("[5/5] Tagged"), "{out}");
+}
+
+#[test]
+fn the_signature_may_be_the_prototype_s_artifact_manifest() {
+    let Some(s) = Setup::new() else { return };
+    let Some(sources) = sources(&s) else { return };
+    let reg = LocalRegistry::start();
+    let image = format!("{}/artifact-sig", reg.host());
+    let (key, cert) = (s.key.display().to_string(), s.cert.display().to_string());
+    let out = s.docker_ok(&[
+        "generate",
+        "push",
+        &sources[2].1,
+        &format!("{image}:v1"),
+        "--key",
+        &key,
+        "--cert",
+        &cert,
+        "--signature-manifest",
+        "artifact",
+    ]);
+    let digest = digest_line(&out);
+    let tree: Value =
+        serde_json::from_str(
+            &s.nv2
+                .ok(&["discover", &format!("{image}@{digest}"), "-o", "json"]),
+        )
+        .unwrap();
+    let sig = &tree["referrers"][0];
+    assert_eq!(sig["artifactType"], SIGNATURE, "{tree:#}");
+    assert_eq!(
+        sig["mediaType"], "application/vnd.oci.artifact.manifest.v1+json",
+        "{tree:#}"
+    );
 }

@@ -144,7 +144,7 @@ pub fn read(source: &Source, engine: &Engine) -> Result<Image> {
     match source {
         Source::Archive(path) => read_archive(path),
         Source::Layout { dir, reference } => oci::read_layout(dir, reference.as_deref(), None),
-        Source::Engine(name) => engine.save(name, |tar| read_archive(tar)),
+        Source::Engine(name) => engine.save(name, read_archive),
     }
 }
 

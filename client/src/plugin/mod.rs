@@ -65,6 +65,8 @@ pub struct DockerFlags {
     pub tlskey: Option<PathBuf>,
 }
 
+// Parsed once per process: the size of a variant does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub enum Top {
     /// The plug-in's description for the docker CLI (JSON).
@@ -75,6 +77,7 @@ pub enum Top {
     Generate(Verb),
 }
 
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub enum Verb {
     /// Print the image manifest that `push` would push, and its digest.
