@@ -49,6 +49,21 @@ pub const DOCKER_LAYER_GZIP: &str = "application/vnd.docker.image.rootfs.diff.ta
 
 /// The signing step of a push: signs `subject` (a manifest already in `repo`) and pushes the
 /// signature so that it refers to it; answers the signature manifest's descriptor.
+///
+/// [`sign_step::EnvelopeSigner`] is today's implementation. A signer over another signing
+/// function is a few lines:
+///
+/// ```text
+/// struct Configured { key: SigningKey, chain: Vec<Vec<u8>>, options: SignOptions }
+/// impl Signer for Configured {
+///     type Error = signature::Error;
+///     async fn sign(&self, repo: &Repository, subject: &Descriptor) -> Result<Descriptor, Self::Error> {
+///         signature::sign(repo, subject, &self.key, &self.chain, &self.options).await
+///     }
+/// }
+/// ```
+///
+/// Generic, not `dyn`: the flow takes `&impl Signer`, so no boxing of futures is needed.
 #[allow(async_fn_in_trait)]
 pub trait Signer {
     type Error: std::error::Error + Send + Sync + 'static;
