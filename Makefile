@@ -9,7 +9,7 @@ TARGET_DIR := $(or $(CARGO_TARGET_DIR),target)
 WASM_TARGET := wasm32-unknown-unknown
 WASM_DEBIAN := RUSTC=/usr/bin/rustc RUSTC_BOOTSTRAP=1 RUSTFLAGS="-C linker=/usr/lib/llvm-19/bin/wasm-ld" /usr/bin/cargo
 
-.PHONY: help setup build bundle config-bundle test test-rust test-wasm-nostd demo bench clean
+.PHONY: help setup build bundle config-bundle test test-rust test-wasm-nostd demo bench install-plugin clean
 
 help:
 	@echo "make demo   - sign an artifact descriptor with a fresh test certificate and verify it"
@@ -17,6 +17,7 @@ help:
 	@echo "make bench  - benchmarks (verifier criterion bench beside openssl speed)"
 	@echo "make bundle - build policy.wasm and the OPA bundle (dist/bundle/, dist/bundle.tar.gz)"
 	@echo "make config-bundle CONFIG=config.json - the configuration as a bundle (dist/config-bundle.tar.gz)"
+	@echo "make install-plugin - build docker-generate and put it in docker's cli-plugins folder (docker generate …)"
 	@echo "make setup  - install what the build and tests need (idempotent; every target runs it)"
 
 setup:
@@ -61,6 +62,15 @@ demo: setup
 
 bench: setup
 	bash scripts/bench-verify.sh
+
+# The docker CLI plug-in: docker looks for docker-<name> in $$DOCKER_CONFIG/cli-plugins (else
+# ~/.docker/cli-plugins); `docker generate …` then runs it, no engine needed.
+PLUGIN_DIR := $(or $(DOCKER_CONFIG),$(HOME)/.docker)/cli-plugins
+install-plugin:
+	$(CARGO) build --release -p nv2-client --bin docker-generate
+	install -d "$(PLUGIN_DIR)"
+	install -m 0755 $(TARGET_DIR)/release/docker-generate "$(PLUGIN_DIR)/docker-generate"
+	@echo "installed $(PLUGIN_DIR)/docker-generate: try docker generate --help"
 
 clean:
 	$(CARGO) clean

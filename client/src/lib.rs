@@ -5,6 +5,8 @@
 //! |---|---|
 //! | [`cli`] | the `nv2` command line: one module per subcommand |
 //! | [`copy`] | an artifact's graph (and its referrers) from one registry or OCI layout to another |
+//! | [`image`] | images from `docker save` tars, OCI layouts and OCI archives, ready to push |
+//! | [`plugin`] | `docker-generate`, the docker CLI plug-in: push by digest, sign, attach the SBoM, tag |
 //! | [`duration`] | `24h` / `7d` / `30m` durations for flags such as `--expiry` |
 //! | [`layout`] | OCI image layouts on disk: `oci-layout`, `index.json` tags, `blobs/`, atomic writes |
 //! | [`remote`] | the registry client: auth, blobs, manifests, referrers (the project's one client) |
@@ -15,5 +17,7 @@
 pub mod cli;
 pub mod copy;
 pub mod duration;
+pub mod image;
 pub mod layout;
+pub mod plugin;
 pub mod remote;

@@ -163,7 +163,7 @@ fn parse_annotations(
 }
 
 /// One file to push.
-struct Layer {
+pub(crate) struct Layer {
     path: PathBuf,
     name: String,
     descriptor: Descriptor,
@@ -179,7 +179,7 @@ fn split_file_arg(arg: &str) -> (&str, Option<&str>) {
     }
 }
 
-fn prepare_layers(
+pub(crate) fn prepare_layers(
     files: &[String],
     flags: &ArtifactFlags,
     per_file: &BTreeMap<String, BTreeMap<String, String>>,
@@ -251,7 +251,7 @@ pub struct Pushed {
 }
 
 /// Uploads the layers (bounded parallelism), the config, and the manifest by digest.
-async fn push_artifact(
+pub(crate) async fn push_artifact(
     repo: &Repository,
     layers: &[Layer],
     flags: &ArtifactFlags,
