@@ -248,6 +248,36 @@ fn chunked_and_monolithic_uploads(upstream: &str) {
         "no PATCH but the big file's: {log:#?}"
     );
 
+    // Again, under another tag: the large file's upload starts while it is hashed, and is
+    // cancelled once the digest shows the registry has the blob; the small one is a HEAD.
+    front.clear();
+    let again = nv2.run(&[
+        "push",
+        &format!("{image}:v2"),
+        big.to_str().unwrap(),
+        small.to_str().unwrap(),
+    ]);
+    let status = String::from_utf8_lossy(&again.stderr);
+    assert!(again.status.success(), "{status}");
+    assert_eq!(status.matches("Exists").count(), 2, "{status}");
+    let log = front.seen();
+    let head = format!("/blobs/{}", sha256(&big_bytes));
+    assert_eq!(matching(&log, "HEAD", &head).len(), 1, "{log:#?}");
+    assert_eq!(
+        matching(&log, "POST", "/blobs/uploads/").len(),
+        1,
+        "{log:#?}"
+    );
+    assert_eq!(
+        matching(&log, "DELETE", "/blobs/uploads/").len(),
+        1,
+        "the speculative upload is cancelled: {log:#?}"
+    );
+    assert!(
+        matching(&log, "PUT", "/blobs/uploads/").is_empty(),
+        "no upload finished: {log:#?}"
+    );
+
     let out = nv2.path("out");
     nv2.ok(&["pull", &format!("{image}:v1"), "-o", out.to_str().unwrap()]);
     let pulled = std::fs::read(out.join("big.bin")).unwrap();

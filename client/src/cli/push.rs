@@ -15,7 +15,7 @@ use oci_model::{media_type, Descriptor, Digest, Reference};
 use serde_json::{json, Value};
 
 use super::remote::{parse_reference, RemoteFlags};
-use crate::remote::{blob::digest_file, Repository};
+use crate::remote::Repository;
 
 /// The title annotation: the file name a layer is pulled to.
 pub const TITLE: &str = "org.opencontainers.image.title";
@@ -166,7 +166,8 @@ fn parse_annotations(
 pub(crate) struct Layer {
     path: PathBuf,
     name: String,
-    descriptor: Descriptor,
+    media_type: String,
+    annotations: Option<BTreeMap<String, String>>,
     /// A temporary tar that goes away after the push.
     _packed: Option<tempfile::TempPath>,
 }
@@ -208,17 +209,15 @@ pub(crate) fn prepare_layers(
         } else {
             (path.to_path_buf(), None)
         };
-        let (digest, size) = digest_file(&file)?;
-        let mut descriptor = Descriptor::new(media.unwrap_or(DEFAULT_LAYER), digest, size);
         let mut annotations = per_file.get(&name).cloned().unwrap_or_default();
         if !flags.tar {
             annotations.insert(TITLE.into(), name.clone());
         }
-        descriptor.annotations = (!annotations.is_empty()).then_some(annotations);
         layers.push(Layer {
             path: file,
             name,
-            descriptor,
+            media_type: media.unwrap_or(DEFAULT_LAYER).to_string(),
+            annotations: (!annotations.is_empty()).then_some(annotations),
             _packed: packed,
         });
     }
@@ -262,14 +261,19 @@ pub(crate) async fn push_artifact(
 ) -> anyhow::Result<Pushed> {
     let progress = remote.progress();
     let progress = progress.as_ref();
-    futures_util::stream::iter(layers.iter().map(|l| async move {
-        repo.push_blob_file(&l.descriptor, &l.path, &l.name, None, progress)
-            .await
-    }))
-    .buffer_unordered(remote.concurrency as usize)
-    .try_collect::<Vec<_>>()
-    .await?;
-    let layer_descriptors: Vec<&Descriptor> = layers.iter().map(|l| &l.descriptor).collect();
+    // Each file is hashed in its own task, beside the other transfers (and, for a large one,
+    // beside its own upload): `buffered` keeps the layers in their order.
+    let layer_descriptors: Vec<Descriptor> =
+        futures_util::stream::iter(layers.iter().map(|l| async move {
+            let (mut descriptor, _) = repo
+                .push_file(&l.path, &l.media_type, &l.name, progress)
+                .await?;
+            descriptor.annotations = l.annotations.clone();
+            Ok::<_, crate::remote::Error>(descriptor)
+        }))
+        .buffered(remote.concurrency as usize)
+        .try_collect()
+        .await?;
     let mut manifest = if flags.artifact_manifest {
         json!({
             "mediaType": media_type::OCI_ARTIFACT_MANIFEST,

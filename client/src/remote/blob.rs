@@ -189,7 +189,7 @@ impl Repository {
 
     /// `POST …/blobs/uploads/` (with `mount`/`from` when asked): the upload's location, or
     /// `None` when the mount succeeded.
-    async fn start_upload(
+    pub(super) async fn start_upload(
         &self,
         what: &str,
         mount: Option<(&str, &Digest)>,
@@ -229,7 +229,7 @@ impl Repository {
     }
 
     /// `PATCH` of `len` bytes of `path` from `offset`: the next location.
-    async fn patch_chunk(
+    pub(super) async fn patch_chunk(
         &self,
         what: &str,
         location: &str,
@@ -256,7 +256,7 @@ impl Repository {
     }
 
     /// The closing `PUT ?digest=` with the last bytes.
-    async fn finish_upload(
+    pub(super) async fn finish_upload(
         &self,
         what: &str,
         location: &str,
@@ -440,7 +440,7 @@ pub(crate) async fn read_limited(
 
 /// What an upload request carries: bytes in memory, or a range of a file read as it is sent.
 #[derive(Clone, Copy)]
-enum Content<'a> {
+pub(super) enum Content<'a> {
     Bytes(&'a Bytes),
     File {
         path: &'a Path,

@@ -20,6 +20,7 @@ mod error;
 mod manifest;
 mod referrers;
 mod retry;
+mod upload;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
