@@ -1,0 +1,152 @@
+//! What a signature says, for `nv2 inspect`: read leniently (a broken envelope is shown as far
+//! as it can be read, never verified here).
+
+use std::collections::BTreeMap;
+
+use base64ct::{Base64, Encoding};
+use oci_model::{Descriptor, Digest};
+use serde::Serialize;
+use serde_json::Value;
+use verifier_core::jws::decode_base64url;
+use verifier_core::x509::{name, CertificateView};
+
+use super::FoundSignature;
+
+/// One certificate of an envelope's `x5c` chain.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CertificateInfo {
+    pub subject: String,
+    pub issuer: String,
+    pub not_before: String,
+    pub not_after: String,
+    /// Lowercase hex SHA-256 of the DER certificate.
+    pub sha256_thumbprint: String,
+}
+
+/// One signature as `nv2 inspect` shows it.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Inspected {
+    /// The signature manifest's digest.
+    pub digest: Digest,
+    pub media_type: String,
+    pub envelope: Descriptor,
+    /// `RSASSA-PSS-SHA-256`, `ECDSA-SHA-384`, … (notation's names), from the header's `alg`.
+    pub signature_algorithm: Option<String>,
+    pub signing_scheme: Option<String>,
+    pub signing_time: Option<String>,
+    pub expiry: Option<String>,
+    /// The protected header's members but `alg`, `crit` and `cty`.
+    pub signed_attributes: BTreeMap<String, Value>,
+    /// The payload's `targetArtifact.annotations` (signed user metadata).
+    pub user_defined_attributes: BTreeMap<String, String>,
+    /// The payload's `targetArtifact`.
+    pub signed_artifact: Option<Value>,
+    pub certificates: Vec<CertificateInfo>,
+    /// What could not be read.
+    pub errors: Vec<String>,
+}
+
+/// notation's name of a JWS algorithm.
+fn algorithm_name(alg: &str) -> String {
+    match alg {
+        "PS256" => "RSASSA-PSS-SHA-256".into(),
+        "PS384" => "RSASSA-PSS-SHA-384".into(),
+        "PS512" => "RSASSA-PSS-SHA-512".into(),
+        "ES256" => "ECDSA-SHA-256".into(),
+        "ES384" => "ECDSA-SHA-384".into(),
+        "ES512" => "ECDSA-SHA-512".into(),
+        other => other.into(),
+    }
+}
+
+fn certificate(der: &[u8]) -> Result<CertificateInfo, String> {
+    let view = CertificateView::parse(der)?;
+    let tbs = view.cert.tbs_certificate();
+    Ok(CertificateInfo {
+        subject: view.subject_string(),
+        issuer: name::display(&name::attributes(tbs.issuer())),
+        not_before: view.not_before.to_rfc3339(),
+        not_after: view.not_after.to_rfc3339(),
+        sha256_thumbprint: Digest::sha256_of(der).hex().to_string(),
+    })
+}
+
+/// Reads a fetched signature.
+pub fn inspect(found: &FoundSignature) -> Inspected {
+    let mut out = Inspected {
+        digest: found.manifest.digest.clone(),
+        media_type: found.manifest.media_type.clone(),
+        envelope: found.envelope.clone(),
+        signature_algorithm: None,
+        signing_scheme: None,
+        signing_time: None,
+        expiry: None,
+        signed_attributes: BTreeMap::new(),
+        user_defined_attributes: BTreeMap::new(),
+        signed_artifact: None,
+        certificates: Vec::new(),
+        errors: Vec::new(),
+    };
+    let envelope: Value = match serde_json::from_slice(&found.bytes) {
+        Ok(v) => v,
+        Err(e) => {
+            out.errors.push(format!("the envelope is not JSON: {e}"));
+            return out;
+        }
+    };
+    let decoded = |member: &'static str| -> Result<Value, String> {
+        let text = envelope[member]
+            .as_str()
+            .ok_or_else(|| format!("no {member} string"))?;
+        let bytes = decode_base64url(text, member).map_err(|e| e.to_string())?;
+        serde_json::from_slice(&bytes).map_err(|e| format!("{member} is not JSON: {e}"))
+    };
+    match decoded("protected") {
+        Ok(Value::Object(header)) => {
+            let text = |k: &str| header.get(k).and_then(Value::as_str).map(str::to_string);
+            out.signature_algorithm = text("alg").map(|a| algorithm_name(&a));
+            out.signing_scheme = text("io.cncf.notary.signingScheme");
+            out.signing_time = text("io.cncf.notary.signingTime")
+                .or_else(|| text("io.cncf.notary.authenticSigningTime"));
+            out.expiry = text("io.cncf.notary.expiry");
+            out.signed_attributes = header
+                .into_iter()
+                .filter(|(k, _)| !matches!(k.as_str(), "alg" | "crit" | "cty"))
+                .collect();
+        }
+        Ok(_) => out.errors.push("the protected header is not an object".into()),
+        Err(e) => out.errors.push(e),
+    }
+    match decoded("payload") {
+        Ok(payload) => {
+            let target = payload["targetArtifact"].clone();
+            if let Some(a) = target["annotations"].as_object() {
+                out.user_defined_attributes = a
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.as_str().map_or_else(|| v.to_string(), str::to_string)))
+                    .collect();
+            }
+            out.signed_artifact = (!target.is_null()).then_some(target);
+        }
+        Err(e) => out.errors.push(e),
+    }
+    for (i, item) in envelope["header"]["x5c"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .enumerate()
+    {
+        match item
+            .as_str()
+            .and_then(|s| Base64::decode_vec(s).ok())
+            .ok_or_else(|| "not standard base64".to_string())
+            .and_then(|der| certificate(&der))
+        {
+            Ok(c) => out.certificates.push(c),
+            Err(e) => out.errors.push(format!("x5c[{i}]: {e}")),
+        }
+    }
+    out
+}
