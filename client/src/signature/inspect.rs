@@ -39,6 +39,8 @@ pub struct Inspected {
     pub expiry: Option<String>,
     /// The protected header's members but `alg`, `crit` and `cty`.
     pub signed_attributes: BTreeMap<String, Value>,
+    /// The unprotected header's members but `x5c` (`io.cncf.notary.signingAgent`).
+    pub unsigned_attributes: BTreeMap<String, Value>,
     /// The payload's `targetArtifact.annotations` (signed user metadata).
     pub user_defined_attributes: BTreeMap<String, String>,
     /// The payload's `targetArtifact`.
@@ -61,16 +63,19 @@ fn algorithm_name(alg: &str) -> String {
     }
 }
 
-fn certificate(der: &[u8]) -> Result<CertificateInfo, String> {
-    let view = CertificateView::parse(der)?;
-    let tbs = view.cert.tbs_certificate();
-    Ok(CertificateInfo {
-        subject: view.subject_string(),
-        issuer: name::display(&name::attributes(tbs.issuer())),
-        not_before: view.not_before.to_rfc3339(),
-        not_after: view.not_after.to_rfc3339(),
-        sha256_thumbprint: Digest::sha256_of(der).hex().to_string(),
-    })
+impl CertificateInfo {
+    /// Reads a DER certificate.
+    pub fn from_der(der: &[u8]) -> Result<CertificateInfo, String> {
+        let view = CertificateView::parse(der)?;
+        let tbs = view.cert.tbs_certificate();
+        Ok(CertificateInfo {
+            subject: view.subject_string(),
+            issuer: name::display(&name::attributes(tbs.issuer())),
+            not_before: view.not_before.to_rfc3339(),
+            not_after: view.not_after.to_rfc3339(),
+            sha256_thumbprint: Digest::sha256_of(der).hex().to_string(),
+        })
+    }
 }
 
 /// Reads a fetched signature.
@@ -84,6 +89,7 @@ pub fn inspect(found: &FoundSignature) -> Inspected {
         signing_time: None,
         expiry: None,
         signed_attributes: BTreeMap::new(),
+        unsigned_attributes: BTreeMap::new(),
         user_defined_attributes: BTreeMap::new(),
         signed_artifact: None,
         certificates: Vec::new(),
@@ -116,7 +122,9 @@ pub fn inspect(found: &FoundSignature) -> Inspected {
                 .filter(|(k, _)| !matches!(k.as_str(), "alg" | "crit" | "cty"))
                 .collect();
         }
-        Ok(_) => out.errors.push("the protected header is not an object".into()),
+        Ok(_) => out
+            .errors
+            .push("the protected header is not an object".into()),
         Err(e) => out.errors.push(e),
     }
     match decoded("payload") {
@@ -125,12 +133,24 @@ pub fn inspect(found: &FoundSignature) -> Inspected {
             if let Some(a) = target["annotations"].as_object() {
                 out.user_defined_attributes = a
                     .iter()
-                    .map(|(k, v)| (k.clone(), v.as_str().map_or_else(|| v.to_string(), str::to_string)))
+                    .map(|(k, v)| {
+                        (
+                            k.clone(),
+                            v.as_str().map_or_else(|| v.to_string(), str::to_string),
+                        )
+                    })
                     .collect();
             }
             out.signed_artifact = (!target.is_null()).then_some(target);
         }
         Err(e) => out.errors.push(e),
+    }
+    if let Some(header) = envelope["header"].as_object() {
+        out.unsigned_attributes = header
+            .iter()
+            .filter(|(k, _)| k.as_str() != "x5c")
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
     }
     for (i, item) in envelope["header"]["x5c"]
         .as_array()
@@ -142,7 +162,7 @@ pub fn inspect(found: &FoundSignature) -> Inspected {
             .as_str()
             .and_then(|s| Base64::decode_vec(s).ok())
             .ok_or_else(|| "not standard base64".to_string())
-            .and_then(|der| certificate(&der))
+            .and_then(|der| CertificateInfo::from_der(&der))
         {
             Ok(c) => out.certificates.push(c),
             Err(e) => out.errors.push(format!("x5c[{i}]: {e}")),

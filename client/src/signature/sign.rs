@@ -77,7 +77,11 @@ pub fn signature_manifest(
     annotations: &BTreeMap<String, String>,
 ) -> (&'static str, Bytes) {
     // Only the identifying fields: the subject's own annotations are not the signature's.
-    let subject = Descriptor::new(subject.media_type.clone(), subject.digest.clone(), subject.size);
+    let subject = Descriptor::new(
+        subject.media_type.clone(),
+        subject.digest.clone(),
+        subject.size,
+    );
     let manifest = match kind {
         ManifestKind::Image => SignatureManifest {
             schema_version: Some(2),
@@ -158,16 +162,27 @@ pub async fn sign(
         (THUMBPRINTS.to_string(), thumbprints(chain)),
         ("org.opencontainers.image.created".to_string(), created),
     ]);
-    let (media, bytes) =
-        signature_manifest(options.manifest, subject, &envelope_descriptor, &annotations);
+    let (media, bytes) = signature_manifest(
+        options.manifest,
+        subject,
+        &envelope_descriptor,
+        &annotations,
+    );
     if options.manifest == ManifestKind::Image {
         repo.push_blob_bytes(&empty_config(), Bytes::from_static(b"{}"))
             .await?;
     }
     let digest = Digest::sha256_of(&bytes);
-    let pushed = repo.push_manifest(media, bytes, &digest.to_string()).await?;
-    repo.index_referrer(&subject.digest, &pushed, Some(ARTIFACT_TYPE), Some(&annotations))
+    let pushed = repo
+        .push_manifest(media, bytes, &digest.to_string())
         .await?;
+    repo.index_referrer(
+        &subject.digest,
+        &pushed,
+        Some(ARTIFACT_TYPE),
+        Some(&annotations),
+    )
+    .await?;
     let mut descriptor = pushed.descriptor;
     descriptor.artifact_type = Some(ARTIFACT_TYPE.to_string());
     descriptor.annotations = Some(annotations);
@@ -182,8 +197,10 @@ mod tests {
     fn the_image_manifest_is_notations() {
         let subject = Descriptor::new(media_type::OCI_MANIFEST, Digest::sha256_of(b"subject"), 7);
         let envelope = Descriptor::new(ENVELOPE_MEDIA_TYPE, Digest::sha256_of(b"env"), 3);
-        let annotations = BTreeMap::from([(THUMBPRINTS.to_string(), thumbprints(&[b"der".to_vec()]))]);
-        let (media, bytes) = signature_manifest(ManifestKind::Image, &subject, &envelope, &annotations);
+        let annotations =
+            BTreeMap::from([(THUMBPRINTS.to_string(), thumbprints(&[b"der".to_vec()]))]);
+        let (media, bytes) =
+            signature_manifest(ManifestKind::Image, &subject, &envelope, &annotations);
         assert_eq!(media, media_type::OCI_MANIFEST);
         let v: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
         assert_eq!(
@@ -201,13 +218,20 @@ mod tests {
         );
         // Go's field order, as notation writes it.
         let text = String::from_utf8(bytes.to_vec()).unwrap();
-        assert!(text.starts_with(r#"{"schemaVersion":2,"mediaType":"#), "{text}");
+        assert!(
+            text.starts_with(r#"{"schemaVersion":2,"mediaType":"#),
+            "{text}"
+        );
 
-        let (media, bytes) = signature_manifest(ManifestKind::Artifact, &subject, &envelope, &annotations);
+        let (media, bytes) =
+            signature_manifest(ManifestKind::Artifact, &subject, &envelope, &annotations);
         assert_eq!(media, media_type::OCI_ARTIFACT_MANIFEST);
         let v: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
         assert_eq!(v["blobs"][0]["mediaType"], "application/jose+json");
         assert!(v.get("config").is_none() && v.get("layers").is_none());
-        assert_eq!(v["subject"]["digest"], Digest::sha256_of(b"subject").to_string());
+        assert_eq!(
+            v["subject"]["digest"],
+            Digest::sha256_of(b"subject").to_string()
+        );
     }
 }

@@ -7,9 +7,7 @@ use oci_model::{Descriptor, Digest, Manifest, Reference};
 use verifier_core::sign::{format_rfc3339, system_time_to_unix};
 use verifier_core::{Report, Request, SignatureEntry, TrustPolicyDocument, TrustStores};
 
-use super::{
-    repository_name, Error, Result, ARTIFACT_TYPE, MAX_ENVELOPE_BYTES, MAX_SIGNATURES,
-};
+use super::{repository_name, Error, Result, ARTIFACT_TYPE, MAX_ENVELOPE_BYTES, MAX_SIGNATURES};
 use crate::remote::{Error as RemoteError, Repository};
 
 /// One signature found for a subject: its manifest, and its envelope blob as fetched (digest and
@@ -46,7 +44,10 @@ impl Verification {
 /// The signature manifests that refer to `subject` (referrers API, else the tag schema), at most
 /// [`MAX_SIGNATURES`].
 pub async fn discover(repo: &Repository, subject: &Digest) -> Result<Vec<Descriptor>> {
-    let mut found = repo.referrers(subject, Some(ARTIFACT_TYPE)).await?.descriptors;
+    let mut found = repo
+        .referrers(subject, Some(ARTIFACT_TYPE))
+        .await?
+        .descriptors;
     found.truncate(MAX_SIGNATURES);
     Ok(found)
 }
@@ -54,7 +55,10 @@ pub async fn discover(repo: &Repository, subject: &Digest) -> Result<Vec<Descrip
 /// Every signature of `subject` with its envelope: each manifest fetched by digest, its one
 /// envelope (first layer, or first blob of an artifact manifest) fetched with its digest and
 /// size checked, refused over [`MAX_ENVELOPE_BYTES`].
-pub async fn fetch_signatures(repo: &Repository, subject: &Descriptor) -> Result<Vec<FoundSignature>> {
+pub async fn fetch_signatures(
+    repo: &Repository,
+    subject: &Descriptor,
+) -> Result<Vec<FoundSignature>> {
     let mut out = Vec::new();
     for manifest in discover(repo, &subject.digest).await? {
         let fetched = repo.fetch_manifest(&manifest.digest.to_string()).await?;
@@ -67,7 +71,12 @@ pub async fn fetch_signatures(repo: &Repository, subject: &Descriptor) -> Result
         // A registry must not make a signature of one artifact count for another.
         match &parsed.subject {
             Some(s) if s.digest == subject.digest => {}
-            Some(s) => return Err(bad(format!("its subject is {}, not {}", s.digest, subject.digest))),
+            Some(s) => {
+                return Err(bad(format!(
+                    "its subject is {}, not {}",
+                    s.digest, subject.digest
+                )))
+            }
             None => return Err(bad("it has no subject".into())),
         }
         let envelope = parsed
@@ -85,7 +94,9 @@ pub async fn fetch_signatures(repo: &Repository, subject: &Descriptor) -> Result
                 limit: MAX_ENVELOPE_BYTES,
             });
         }
-        let bytes = repo.fetch_blob_bytes(&envelope.digest, envelope.size).await?;
+        let bytes = repo
+            .fetch_blob_bytes(&envelope.digest, envelope.size)
+            .await?;
         if bytes.len() as u64 != envelope.size {
             return Err(RemoteError::SizeMismatch {
                 what: format!("fetch envelope {} of {}", envelope.digest, manifest.digest),

@@ -64,9 +64,12 @@ impl SigningKeys {
 
     /// The default key; `path` is the file's, for the error that says how to make one.
     pub fn default_key(&self, path: &Path) -> Result<&KeyEntry, TrustError> {
-        let name = self.default.as_deref().ok_or_else(|| TrustError::NoDefaultKey {
-            path: path.to_path_buf(),
-        })?;
+        let name = self
+            .default
+            .as_deref()
+            .ok_or_else(|| TrustError::NoDefaultKey {
+                path: path.to_path_buf(),
+            })?;
         self.keys
             .iter()
             .find(|k| k.name == name)
@@ -86,7 +89,11 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let path = tmp.path().join("signingkeys.json");
         let mut keys = SigningKeys::load(&path).unwrap();
-        assert!(keys.default_key(&path).unwrap_err().to_string().contains("generate-test"));
+        assert!(keys
+            .default_key(&path)
+            .unwrap_err()
+            .to_string()
+            .contains("generate-test"));
         let entry = KeyEntry {
             name: "wabbit".into(),
             key_path: "/k/wabbit.key".into(),
@@ -95,7 +102,8 @@ mod tests {
         keys.add(entry.clone(), true, &path).unwrap();
         assert!(keys.add(entry.clone(), false, &path).is_err());
         keys.save(&path).unwrap();
-        let json: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+        let json: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
         assert_eq!(
             json,
             serde_json::json!({"default": "wabbit", "keys": [
@@ -103,6 +111,13 @@ mod tests {
         );
         // notation's plug-in members are tolerated.
         std::fs::write(&path, r#"{"default":"p","keys":[{"name":"p","keyPath":"a","certPath":"b","pluginName":"x"}]}"#).unwrap();
-        assert_eq!(SigningKeys::load(&path).unwrap().default_key(&path).unwrap().name, "p");
+        assert_eq!(
+            SigningKeys::load(&path)
+                .unwrap()
+                .default_key(&path)
+                .unwrap()
+                .name,
+            "p"
+        );
     }
 }

@@ -13,8 +13,8 @@ fn parse(bytes: &[u8], path: &Path) -> Result<TrustPolicyDocument, TrustError> {
         path: path.to_path_buf(),
         reason,
     };
-    let document: TrustPolicyDocument =
-        serde_json::from_slice(bytes).map_err(|e| invalid(format!("not a trust policy document: {e}")))?;
+    let document: TrustPolicyDocument = serde_json::from_slice(bytes)
+        .map_err(|e| invalid(format!("not a trust policy document: {e}")))?;
     document.validate().map_err(|e| invalid(e.to_string()))?;
     Ok(document)
 }
@@ -59,7 +59,10 @@ mod tests {
     fn a_broken_policy_never_replaces_a_good_one() {
         let tmp = tempfile::tempdir().unwrap();
         let target = tmp.path().join("trustpolicy.json");
-        assert!(load_policy(&target).unwrap_err().to_string().contains("nv2 policy init"));
+        assert!(load_policy(&target)
+            .unwrap_err()
+            .to_string()
+            .contains("nv2 policy init"));
         let good = tmp.path().join("good.json");
         let doc = starter_policy("p", &["ca:s".into()], &["r.example/app".into()]);
         std::fs::write(&good, serde_json::to_vec(&doc).unwrap()).unwrap();
@@ -69,7 +72,10 @@ mod tests {
         let mut broken = doc.clone();
         broken.trust_policies[0].trust_stores = None;
         std::fs::write(&bad, serde_json::to_vec(&broken).unwrap()).unwrap();
-        assert!(matches!(import_policy(&bad, &target), Err(TrustError::PolicyInvalid { .. })));
+        assert!(matches!(
+            import_policy(&bad, &target),
+            Err(TrustError::PolicyInvalid { .. })
+        ));
         std::fs::write(&bad, "{").unwrap();
         assert!(import_policy(&bad, &target).is_err());
         assert_eq!(load_policy(&target).unwrap(), doc);

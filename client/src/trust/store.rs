@@ -126,7 +126,10 @@ impl TrustStoreDir {
                     continue;
                 }
                 let name = store.file_name().unwrap_or_default().to_string_lossy();
-                for path in sorted_entries(&store)?.into_iter().filter(|p| is_cert_file(p)) {
+                for path in sorted_entries(&store)?
+                    .into_iter()
+                    .filter(|p| is_cert_file(p))
+                {
                     out.push(StoreEntry {
                         kind,
                         store: name.to_string(),
@@ -200,13 +203,28 @@ impl TrustStoreDir {
         let kind: StoreType = kind.parse()?;
         check_name("trust store name", name)?;
         let dir = self.store_dir(kind, name);
-        let fields = |dir: PathBuf| (key.to_string(), kind.as_str().to_string(), name.to_string(), dir);
+        let fields = |dir: PathBuf| {
+            (
+                key.to_string(),
+                kind.as_str().to_string(),
+                name.to_string(),
+                dir,
+            )
+        };
         if !dir.is_dir() {
             let (store, kind, name, dir) = fields(dir);
-            return Err(TrustError::StoreMissing { store, kind, name, dir });
+            return Err(TrustError::StoreMissing {
+                store,
+                kind,
+                name,
+                dir,
+            });
         }
         let mut texts = Vec::new();
-        for path in sorted_entries(&dir)?.into_iter().filter(|p| is_cert_file(p)) {
+        for path in sorted_entries(&dir)?
+            .into_iter()
+            .filter(|p| is_cert_file(p))
+        {
             let text = std::fs::read_to_string(&path).map_err(|e| TrustError::io(&path, e))?;
             if verifier_core::parse_pem_certificates(&text).is_none() {
                 return Err(TrustError::CertificateInvalid { path });
@@ -215,7 +233,12 @@ impl TrustStoreDir {
         }
         if texts.is_empty() {
             let (store, kind, name, dir) = fields(dir);
-            return Err(TrustError::StoreEmpty { store, kind, name, dir });
+            return Err(TrustError::StoreEmpty {
+                store,
+                kind,
+                name,
+                dir,
+            });
         }
         Ok(PemList::Many(texts))
     }
@@ -250,7 +273,8 @@ impl TrustStoreDir {
 fn sorted_entries(dir: &Path) -> Result<Vec<PathBuf>, TrustError> {
     match std::fs::read_dir(dir) {
         Ok(entries) => {
-            let mut paths: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
+            let mut paths: Vec<PathBuf> =
+                entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
             paths.sort();
             Ok(paths)
         }
@@ -296,7 +320,10 @@ mod tests {
         assert_eq!(stores.list().unwrap().len(), 2);
         assert_eq!(stores.load_store("ca:acme").unwrap().texts().len(), 2);
         let missing = stores.load_store("ca:nobody").unwrap_err().to_string();
-        assert!(missing.contains("nv2 cert add --type ca --store nobody"), "{missing}");
+        assert!(
+            missing.contains("nv2 cert add --type ca --store nobody"),
+            "{missing}"
+        );
 
         stores.delete(StoreType::Ca, "acme", Some("a.crt")).unwrap();
         assert_eq!(stores.list().unwrap().len(), 1);
@@ -313,12 +340,20 @@ mod tests {
             .add(StoreType::Ca, "mine", &[cert_file(tmp.path(), "c")])
             .unwrap();
         let doc = TrustPolicyDocument::new(vec![
-            TrustPolicyStatement::new("mine", vec!["r.example/app".into()], SignatureVerification::new("strict"))
-                .with_trust_stores(vec!["ca:mine".into()])
-                .with_trusted_identities(vec!["*".into()]),
-            TrustPolicyStatement::new("theirs", vec!["r.example/other".into()], SignatureVerification::new("strict"))
-                .with_trust_stores(vec!["ca:absent".into()])
-                .with_trusted_identities(vec!["*".into()]),
+            TrustPolicyStatement::new(
+                "mine",
+                vec!["r.example/app".into()],
+                SignatureVerification::new("strict"),
+            )
+            .with_trust_stores(vec!["ca:mine".into()])
+            .with_trusted_identities(vec!["*".into()]),
+            TrustPolicyStatement::new(
+                "theirs",
+                vec!["r.example/other".into()],
+                SignatureVerification::new("strict"),
+            )
+            .with_trust_stores(vec!["ca:absent".into()])
+            .with_trusted_identities(vec!["*".into()]),
         ]);
         let loaded = stores.load_for(&doc, "r.example/app@sha256:00").unwrap();
         assert_eq!(loaded.keys().collect::<Vec<_>>(), ["ca:mine"]);
@@ -326,6 +361,9 @@ mod tests {
             stores.load_for(&doc, "r.example/other:v1"),
             Err(TrustError::StoreMissing { .. })
         ));
-        assert!(stores.load_for(&doc, "r.example/none:v1").unwrap().is_empty());
+        assert!(stores
+            .load_for(&doc, "r.example/none:v1")
+            .unwrap()
+            .is_empty());
     }
 }
