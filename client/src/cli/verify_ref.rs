@@ -82,17 +82,18 @@ fn to_json(v: &Verification) -> serde_json::Value {
     out
 }
 
+/// A signature's enforced failure (the core's text starts with the stage: `integrity: …`).
+fn failure(r: &verifier_core::SignatureReport) -> Option<String> {
+    r.error.clone()
+}
+
 /// Why nothing verified, in one line.
 fn reason(v: &Verification) -> String {
     let per_signature: Vec<String> = v
         .signatures
         .iter()
         .zip(&v.report.signatures)
-        .filter_map(|(f, r)| {
-            r.error
-                .as_ref()
-                .map(|e| format!("{}: {e}", f.manifest.digest))
-        })
+        .filter_map(|(f, r)| failure(r).map(|e| format!("{}: {e}", f.manifest.digest)))
         .collect();
     if !per_signature.is_empty() {
         return per_signature.join("; ");
@@ -116,9 +117,10 @@ fn print_text(v: &Verification) {
             println!("  signed at:    {t}");
         }
         println!("  trust policy: {policy} (level {level})");
-        let mut warnings: Vec<&String> = r.warnings.iter().chain(&report.warnings).collect();
-        warnings.dedup();
-        for w in warnings {
+        // The report repeats each signature's logged failures as `<digest>: …`: once is enough.
+        let own = |w: &String| r.warnings.iter().any(|x| w.ends_with(x.as_str()));
+        let others = report.warnings.iter().filter(|w| !own(w));
+        for w in r.warnings.iter().chain(others) {
             println!("Warning: {w}");
         }
         return;
@@ -148,7 +150,7 @@ fn print_text(v: &Verification) {
         println!(
             "  signature {}: {}",
             found.manifest.digest,
-            r.error.as_deref().unwrap_or("not verified")
+            failure(r).unwrap_or_else(|| "not verified".into())
         );
     }
     for e in &report.errors {
