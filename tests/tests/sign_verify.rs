@@ -899,3 +899,63 @@ fn configuration_verbs() {
     // The old forms of verify still parse (--request needs no REF).
     nv2.fails(&["verify", &pinned, "--request", "x.json"], 2);
 }
+
+/// A referrers index that lists another subject's signature (a tag schema anyone who may push
+/// can write) does not count, and does not hide a good signature either.
+#[test]
+fn a_listed_signature_of_another_subject_is_skipped() {
+    let Some(nv2) = Nv2::new() else { return };
+    let Some(dist) = require(Distribution::start(), "docker-registry is not installed") else {
+        return;
+    };
+    let host = dist.addr.clone();
+    let pusher = Pusher::new(&host);
+    let keys = generate(&nv2, "k", "ec-p256");
+    nv2.ok(&[
+        "cert",
+        "add",
+        "--type",
+        "ca",
+        "--store",
+        "k",
+        keys.1.to_str().unwrap(),
+    ]);
+    nv2.ok(&[
+        "policy", "init", "--name", "p", "--store", "ca:k", "--scope", "*",
+    ]);
+    let (a, _) = image(&pusher, &host, "app", "a");
+    let (b, b_desc) = image(&pusher, &host, "app", "b");
+    let out = sign(&nv2, &a, &keys, &[]);
+    let a_signature = out
+        .lines()
+        .find_map(|l| l.strip_prefix("Signature manifest: "))
+        .unwrap()
+        .to_string();
+    let a_manifest = nv2.ok(&["manifest", "fetch", &format!("{host}/app@{a_signature}")]);
+    let b_hex = b_desc["digest"]
+        .as_str()
+        .unwrap()
+        .trim_start_matches("sha256:");
+    let index = json!({"schemaVersion": 2, "mediaType": nv2_e2e::oci::OCI_INDEX, "manifests": [{
+        "mediaType": nv2_e2e::oci::OCI_MANIFEST, "digest": a_signature, "size": a_manifest.len(),
+        "artifactType": "application/vnd.cncf.notary.signature"}]});
+    pusher.manifest(
+        "app",
+        &format!("sha256-{b_hex}"),
+        index.to_string().as_bytes(),
+        nv2_e2e::oci::OCI_INDEX,
+    );
+
+    let out = not_verified(&nv2, &["verify", &b]);
+    assert!(out.contains(&format!("{a_signature} skipped")), "{out}");
+    assert!(out.contains("its subject is"), "{out}");
+
+    sign(&nv2, &b, &keys, &[]);
+    let out = nv2.run(&["verify", &b]);
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stdout}{stderr}");
+    assert!(
+        stderr.contains(&format!("skipped signature manifest {a_signature}")),
+        "{stderr}"
+    );
+}

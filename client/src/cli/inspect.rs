@@ -129,7 +129,13 @@ pub fn inspect(args: InspectArgs) -> anyhow::Result<ExitCode> {
         anyhow::Ok((subject, found))
     })?;
     let pinned = format!("{}/{}@{}", repo.registry(), repo.name(), subject.digest);
-    let inspected: Vec<Inspected> = found.iter().map(signature::inspect).collect();
+    let inspected: Vec<Inspected> = found.signatures.iter().map(signature::inspect).collect();
+    for s in &found.skipped {
+        eprintln!(
+            "Warning: skipped signature manifest {}: {}",
+            s.manifest, s.reason
+        );
+    }
     if args.output == "json" {
         let out =
             json!({"reference": pinned, "mediaType": subject.media_type, "signatures": inspected});

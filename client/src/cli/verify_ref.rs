@@ -56,6 +56,12 @@ pub fn run(target: &str, args: &VerifyArgs) -> anyhow::Result<ExitCode> {
             reference.manifest_ref()
         );
     }
+    for s in &verification.skipped {
+        eprintln!(
+            "Warning: skipped signature manifest {}: {}",
+            s.manifest, s.reason
+        );
+    }
     match args.output {
         OutputFormat::Json => {
             println!("{}", serde_json::to_string_pretty(&to_json(&verification))?)
@@ -74,6 +80,11 @@ pub fn run(target: &str, args: &VerifyArgs) -> anyhow::Result<ExitCode> {
 fn to_json(v: &Verification) -> serde_json::Value {
     let mut out = serde_json::to_value(&v.report).unwrap_or_else(|_| json!({"verified": false}));
     out["reference"] = json!(v.reference);
+    out["skipped"] = json!(v
+        .skipped
+        .iter()
+        .map(|s| json!({"manifest": s.manifest, "reason": s.reason}))
+        .collect::<Vec<_>>());
     if let Some(entries) = out["signatures"].as_array_mut() {
         for (entry, found) in entries.iter_mut().zip(&v.signatures) {
             entry["manifest"] = json!(found.manifest.digest);
@@ -95,8 +106,13 @@ fn reason(v: &Verification) -> String {
         .zip(&v.report.signatures)
         .filter_map(|(f, r)| failure(r).map(|e| format!("{}: {e}", f.manifest.digest)))
         .collect();
-    if !per_signature.is_empty() {
-        return per_signature.join("; ");
+    let skipped = v
+        .skipped
+        .iter()
+        .map(|s| format!("{} skipped: {}", s.manifest, s.reason));
+    let all: Vec<String> = per_signature.into_iter().chain(skipped).collect();
+    if !all.is_empty() {
+        return all.join("; ");
     }
     v.report
         .errors
@@ -140,7 +156,10 @@ fn print_text(v: &Verification) {
     if report.policy.is_some() {
         println!("  trust policy: {policy} (level {level})");
     }
-    if v.signatures.is_empty() {
+    for s in &v.skipped {
+        println!("  signature {} skipped: {}", s.manifest, s.reason);
+    }
+    if v.signatures.is_empty() && v.skipped.is_empty() {
         println!(
             "  no signature is associated with {}; make sure the artifact was signed successfully",
             v.reference

@@ -26,7 +26,9 @@ use oci_model::media_type;
 
 pub use inspect::{inspect, CertificateInfo, Inspected};
 pub use sign::{sign, signature_manifest, ManifestKind, SignatureOptions};
-pub use verify::{discover, fetch_signatures, verify, FoundSignature, Verification};
+pub use verify::{
+    discover, fetch_signatures, verify, Fetched, FoundSignature, Skipped, Verification,
+};
 
 /// The annotation with the SHA-256 thumbprints (lowercase hex) of the envelope's `x5c` chain,
 /// as a JSON array in a string.

@@ -27,6 +27,8 @@ pub struct Verification {
     pub subject: Descriptor,
     /// The signatures, in the order of the report's `signatures`.
     pub signatures: Vec<FoundSignature>,
+    /// Signature manifests left out, and why.
+    pub skipped: Vec<Skipped>,
     /// The Contract 1 report.
     pub report: Report,
 }
@@ -52,66 +54,108 @@ pub async fn discover(repo: &Repository, subject: &Digest) -> Result<Vec<Descrip
     Ok(found)
 }
 
+/// A signature manifest that was left out, and why (a registry's content, not its transport:
+/// one bad manifest must not hide the good ones).
+#[derive(Debug, Clone)]
+pub struct Skipped {
+    pub manifest: Digest,
+    pub reason: String,
+}
+
+/// What [`fetch_signatures`] found.
+#[derive(Debug, Clone, Default)]
+pub struct Fetched {
+    pub signatures: Vec<FoundSignature>,
+    pub skipped: Vec<Skipped>,
+}
+
 /// Every signature of `subject` with its envelope: each manifest fetched by digest, its one
 /// envelope (first layer, or first blob of an artifact manifest) fetched with its digest and
-/// size checked, refused over [`MAX_ENVELOPE_BYTES`].
-pub async fn fetch_signatures(
-    repo: &Repository,
-    subject: &Descriptor,
-) -> Result<Vec<FoundSignature>> {
-    let mut out = Vec::new();
+/// size checked, refused over [`MAX_ENVELOPE_BYTES`]. A manifest whose content is wrong (not a
+/// manifest, another subject, no envelope, an envelope too large, missing or not matching its
+/// digest) is [`Skipped`]; a registry that cannot be reached is an error.
+pub async fn fetch_signatures(repo: &Repository, subject: &Descriptor) -> Result<Fetched> {
+    let mut out = Fetched::default();
     for manifest in discover(repo, &subject.digest).await? {
-        let fetched = repo.fetch_manifest(&manifest.digest.to_string()).await?;
-        let bad = |reason: String| Error::BadSignatureManifest {
-            digest: manifest.digest.to_string(),
-            reason,
-        };
-        let parsed = Manifest::parse(&fetched.bytes, Some(&fetched.descriptor.media_type))
-            .map_err(|e| bad(e.to_string()))?;
-        // A registry must not make a signature of one artifact count for another.
-        match &parsed.subject {
-            Some(s) if s.digest == subject.digest => {}
-            Some(s) => {
-                return Err(bad(format!(
-                    "its subject is {}, not {}",
-                    s.digest, subject.digest
-                )))
-            }
-            None => return Err(bad("it has no subject".into())),
+        match fetch_one(repo, subject, &manifest).await {
+            Ok(found) => out.signatures.push(found),
+            Err(e) if is_content_problem(&e) => out.skipped.push(Skipped {
+                manifest: manifest.digest.clone(),
+                reason: e.to_string(),
+            }),
+            Err(e) => return Err(e),
         }
-        let envelope = parsed
-            .layers
-            .as_ref()
-            .or(parsed.blobs.as_ref())
-            .and_then(|l| l.first())
-            .cloned()
-            .ok_or_else(|| bad("it has no envelope layer".into()))?;
-        if envelope.size > MAX_ENVELOPE_BYTES {
-            return Err(Error::EnvelopeTooLarge {
-                manifest: manifest.digest.to_string(),
-                digest: envelope.digest.to_string(),
-                size: envelope.size,
-                limit: MAX_ENVELOPE_BYTES,
-            });
-        }
-        let bytes = repo
-            .fetch_blob_bytes(&envelope.digest, envelope.size)
-            .await?;
-        if bytes.len() as u64 != envelope.size {
-            return Err(RemoteError::SizeMismatch {
-                what: format!("fetch envelope {} of {}", envelope.digest, manifest.digest),
-                expected: envelope.size,
-                actual: bytes.len() as u64,
-            }
-            .into());
-        }
-        out.push(FoundSignature {
-            manifest: fetched.descriptor,
-            envelope,
-            bytes,
-        });
     }
     Ok(out)
+}
+
+fn is_content_problem(e: &Error) -> bool {
+    match e {
+        Error::BadSignatureManifest { .. } | Error::EnvelopeTooLarge { .. } => true,
+        Error::Remote(r) => {
+            matches!(
+                r,
+                RemoteError::DigestMismatch { .. } | RemoteError::SizeMismatch { .. }
+            ) || r.is_not_found()
+        }
+        _ => false,
+    }
+}
+
+async fn fetch_one(
+    repo: &Repository,
+    subject: &Descriptor,
+    manifest: &Descriptor,
+) -> Result<FoundSignature> {
+    let fetched = repo.fetch_manifest(&manifest.digest.to_string()).await?;
+    let bad = |reason: String| Error::BadSignatureManifest {
+        digest: manifest.digest.to_string(),
+        reason,
+    };
+    let parsed = Manifest::parse(&fetched.bytes, Some(&fetched.descriptor.media_type))
+        .map_err(|e| bad(e.to_string()))?;
+    // A registry must not make a signature of one artifact count for another.
+    match &parsed.subject {
+        Some(s) if s.digest == subject.digest => {}
+        Some(s) => {
+            return Err(bad(format!(
+                "its subject is {}, not {}",
+                s.digest, subject.digest
+            )))
+        }
+        None => return Err(bad("it has no subject".into())),
+    }
+    let envelope = parsed
+        .layers
+        .as_ref()
+        .or(parsed.blobs.as_ref())
+        .and_then(|l| l.first())
+        .cloned()
+        .ok_or_else(|| bad("it has no envelope layer".into()))?;
+    if envelope.size > MAX_ENVELOPE_BYTES {
+        return Err(Error::EnvelopeTooLarge {
+            manifest: manifest.digest.to_string(),
+            digest: envelope.digest.to_string(),
+            size: envelope.size,
+            limit: MAX_ENVELOPE_BYTES,
+        });
+    }
+    let bytes = repo
+        .fetch_blob_bytes(&envelope.digest, envelope.size)
+        .await?;
+    if bytes.len() as u64 != envelope.size {
+        return Err(RemoteError::SizeMismatch {
+            what: format!("fetch envelope {} of {}", envelope.digest, manifest.digest),
+            expected: envelope.size,
+            actual: bytes.len() as u64,
+        }
+        .into());
+    }
+    Ok(FoundSignature {
+        manifest: fetched.descriptor,
+        envelope,
+        bytes,
+    })
 }
 
 /// Verifies `reference` (a tag is resolved once, to the digest that is verified): its signatures
@@ -126,7 +170,10 @@ pub async fn verify(
     time: SystemTime,
 ) -> Result<Verification> {
     let subject = repo.resolve(&reference.manifest_ref()).await?;
-    let signatures = fetch_signatures(repo, &subject).await?;
+    let Fetched {
+        signatures,
+        skipped,
+    } = fetch_signatures(repo, &subject).await?;
     let time = system_time_to_unix(time)
         .and_then(format_rfc3339)
         .map_err(|_| Error::Time)?;
@@ -153,6 +200,7 @@ pub async fn verify(
         reference: pinned,
         subject,
         signatures,
+        skipped,
         report,
     })
 }
