@@ -146,7 +146,7 @@ pub fn inspect(args: InspectArgs) -> anyhow::Result<ExitCode> {
         println!("{pinned} has no associated signature");
         return Ok(ExitCode::SUCCESS);
     }
-    let mut root = Node::new(format!("{pinned}"));
+    let mut root = Node::new(pinned.as_str());
     let kind = root.child(ARTIFACT_TYPE);
     for s in &inspected {
         signature_node(kind, s);

@@ -43,11 +43,23 @@ pub enum Command {
     #[command(subcommand)]
     Policy(policy::PolicyCommand),
     /// Sign an artifact in a registry and push the signature (as `notation sign`).
+    ///
+    /// Where nv2 differs from notation: --key takes a key file (with --cert) as well as a key
+    /// name of signingkeys.json; --annotation/-m is notation's --user-metadata; the signature is
+    /// always a JWS envelope; --signature-manifest artifact writes the prototype's OCI artifact
+    /// manifest; there are no plug-ins and no timestamping (--timestamp-url). Besides notation's
+    /// `Successfully signed …` line, the signature manifest's digest is printed.
     Sign(sign::SignArgs),
     /// Verify an artifact's signatures in its registry (REF), or a request (--request,
     /// --envelope), against a trust policy. Exit 0 verified, 1 not verified, 2 error.
+    ///
+    /// Where nv2 differs from notation: --trust-policy and --trust-store name a policy file and
+    /// a truststore folder instead of the configuration's; --time sets the verification time;
+    /// revocation is not checked (reported as a warning); -o json prints the Contract 1 report.
+    /// The --request and --envelope forms verify local files, for scripts.
     Verify(verify::VerifyArgs),
-    /// Show every signature of an artifact: times, scheme, chain, signed attributes.
+    /// Show every signature of an artifact: times, scheme, chain, signed attributes (as
+    /// `notation inspect`; -o tree or json).
     Inspect(inspect::InspectArgs),
     /// List the signature digests of an artifact.
     #[command(visible_alias = "ls")]
