@@ -959,3 +959,44 @@ fn a_listed_signature_of_another_subject_is_skipped() {
         "{stderr}"
     );
 }
+
+/// The prototype's ORAS artifact manifest (`application/vnd.cncf.oras.artifact.manifest.v1+json`,
+/// the envelope in `blobs`) is the third generation of signature manifests: `verify` finds and
+/// verifies it too.
+#[test]
+fn an_oras_artifact_manifest_signature_verifies_on_nv2_registry() {
+    let Some(nv2) = Nv2::new() else { return };
+    let reg = LocalRegistry::start();
+    let host = reg.host();
+    let pusher = Pusher::new(&host);
+    let keys = generate(&nv2, "oras", "ec-p256");
+    nv2.ok(&[
+        "cert",
+        "add",
+        "--type",
+        "ca",
+        "--store",
+        "oras",
+        keys.1.to_str().unwrap(),
+    ]);
+    nv2.ok(&[
+        "policy", "init", "--name", "p", "--store", "ca:oras", "--scope", "*",
+    ]);
+    let (pinned, subject) = image(&pusher, &host, "app", "v1");
+    let subject_file = nv2.write("subject.json", subject.to_string().as_bytes());
+    let envelope = nv2_sign_envelope(&nv2, &keys, &subject_file);
+    let envelope_digest = pusher.blob("app", &envelope);
+    let media = "application/vnd.cncf.oras.artifact.manifest.v1+json";
+    let manifest = json!({
+        "mediaType": media,
+        "artifactType": "application/vnd.cncf.notary.signature",
+        "blobs": [{"mediaType": "application/jose+json", "digest": envelope_digest, "size": envelope.len()}],
+        "subject": subject,
+    });
+    let body = serde_json::to_vec(&manifest).unwrap();
+    let digest = nv2_e2e::oci::digest_of(&body);
+    pusher.manifest("app", &digest, &body, media);
+    let out = nv2.ok(&["verify", &pinned]);
+    assert!(out.contains(&format!("signature:    {digest}")), "{out}");
+    assert!(nv2.ok(&["list", &pinned]).contains(&digest));
+}

@@ -170,3 +170,73 @@ pub fn inspect(found: &FoundSignature) -> Inspected {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bytes::Bytes;
+
+    fn found(bytes: Vec<u8>) -> FoundSignature {
+        FoundSignature {
+            manifest: Descriptor::new(
+                oci_model::media_type::OCI_MANIFEST,
+                Digest::sha256_of(b"m"),
+                1,
+            ),
+            envelope: Descriptor::new(
+                super::super::ENVELOPE_MEDIA_TYPE,
+                Digest::sha256_of(&bytes),
+                bytes.len() as u64,
+            ),
+            bytes: Bytes::from(bytes),
+        }
+    }
+
+    #[test]
+    fn reads_a_notation_envelope() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../shared/vectors/notation/01-notation-e2e-valid-ps256-selfsigned/envelope.jws.json");
+        let Ok(bytes) = std::fs::read(&path) else {
+            println!(
+                "SKIPPED: {} is absent (the Notary Project vectors)",
+                path.display()
+            );
+            return;
+        };
+        let s = inspect(&found(bytes));
+        assert!(s.errors.is_empty(), "{:?}", s.errors);
+        assert_eq!(s.signature_algorithm.as_deref(), Some("RSASSA-PSS-SHA-256"));
+        assert_eq!(s.signing_scheme.as_deref(), Some("notary.x509"));
+        assert_eq!(s.signing_time.as_deref(), Some("2023-06-27T13:30:33+08:00"));
+        assert_eq!(s.expiry, None);
+        assert!(s
+            .signed_attributes
+            .contains_key("io.cncf.notary.signingScheme"));
+        assert!(!s.signed_attributes.contains_key("alg"));
+        assert_eq!(
+            s.unsigned_attributes["io.cncf.notary.signingAgent"],
+            "Notation/1.0.0"
+        );
+        assert_eq!(s.certificates.len(), 1);
+        // The README of the vector: the thumbprint annotation of notation's own manifest.
+        assert_eq!(
+            s.certificates[0].sha256_thumbprint,
+            "e38aea13f2b051f7183cca64a51ee676f4d4456f41d9fecf15eb367efc7343b9"
+        );
+        assert_eq!(s.certificates[0].subject, s.certificates[0].issuer);
+        // As `openssl x509 -enddate` reads it.
+        assert_eq!(s.certificates[0].not_after, "2122-12-19T02:43:39Z");
+        assert_eq!(s.signed_artifact.as_ref().unwrap()["size"], 517);
+    }
+
+    #[test]
+    fn a_broken_envelope_is_shown_as_far_as_it_reads() {
+        let s = inspect(&found(b"not json".to_vec()));
+        assert_eq!(s.errors.len(), 1);
+        let s = inspect(&found(
+            br#"{"protected": "!!", "payload": "e30", "header": {"x5c": ["%"]}}"#.to_vec(),
+        ));
+        assert_eq!(s.errors.len(), 2, "{:?}", s.errors);
+        assert!(s.errors.iter().any(|e| e.starts_with("x5c[0]")));
+    }
+}
