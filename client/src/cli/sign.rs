@@ -2,18 +2,18 @@
 //! once, the digest signed, the signature pushed as an OCI 1.1 image manifest and linked).
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::{Duration, SystemTime};
 
 use anyhow::{bail, Context};
 use clap::{Args, ValueEnum};
-use verifier_core::sign::{pem_decode_certificates, SigningKey};
+use verifier_core::sign::SigningKey;
 
 use super::remote::{parse_reference, runtime, RemoteFlags};
 use crate::duration::parse_duration;
 use crate::signature::{self, ManifestKind, SignatureOptions};
-use crate::trust::{ConfigDir, SigningKeys};
+use crate::trust::{ConfigDir, KeyEntry, SigningKeys};
 
 /// Sign an artifact in a registry and push the signature.
 ///
@@ -59,33 +59,25 @@ pub enum ManifestArg {
 
 /// The key and the chain: from files, a named entry, or the default entry of signingkeys.json.
 fn signing_key(args: &SignArgs) -> anyhow::Result<(SigningKey, Vec<Vec<u8>>)> {
-    let (key_path, cert_path): (PathBuf, PathBuf) = match (&args.key, &args.cert) {
-        (Some(k), Some(c)) => (PathBuf::from(k), c.clone()),
+    let entry = match (&args.key, &args.cert) {
+        (Some(k), Some(c)) => KeyEntry {
+            name: String::new(),
+            key_path: PathBuf::from(k),
+            cert_path: c.clone(),
+        },
         (None, Some(_)) => bail!("--cert needs --key (the key file it certifies)"),
         (key, None) => {
-            let config = ConfigDir::from_env()?;
-            let path = config.signing_keys();
+            let path = ConfigDir::from_env()?.signing_keys();
             let keys = SigningKeys::load(&path)?;
-            let entry = match key {
-                None => keys.default_key(&path)?,
-                Some(name) => keys.keys.iter().find(|k| &k.name == name).with_context(|| {
-                    format!(
-                        "no key named {name:?} in {}; to sign with a key file, pass --key FILE --cert FILE",
-                        path.display()
-                    )
+            match key {
+                None => keys.default_key(&path)?.clone(),
+                Some(name) => keys.get(name, &path).cloned().with_context(|| {
+                    format!("to sign with a key file, pass --key {name} --cert FILE")
                 })?,
-            };
-            (entry.key_path.clone(), entry.cert_path.clone())
+            }
         }
     };
-    let read = |p: &Path, what: &str| {
-        std::fs::read_to_string(p).with_context(|| format!("reading {what} {}", p.display()))
-    };
-    let key = SigningKey::from_pkcs8_pem(&read(&key_path, "key")?)
-        .with_context(|| format!("reading key {}", key_path.display()))?;
-    let chain = pem_decode_certificates(&read(&cert_path, "certificate chain")?)
-        .with_context(|| format!("reading certificate chain {}", cert_path.display()))?;
-    Ok((key, chain))
+    Ok(entry.load()?)
 }
 
 /// `KEY=VALUE` arguments.

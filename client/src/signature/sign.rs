@@ -129,6 +129,24 @@ fn thumbprints(chain: &[Vec<u8>]) -> String {
 /// referrers listing shows them.
 ///
 /// The subject is signed as given: resolve a tag to its descriptor once, before, and sign that.
+///
+/// ```no_run
+/// # async fn example() -> anyhow::Result<()> {
+/// use nv2_client::remote::{Client, ClientOptions};
+/// use nv2_client::signature::{sign, SignatureOptions};
+/// use nv2_client::trust::{ConfigDir, SigningKeys};
+///
+/// // The default key of signingkeys.json (`nv2 cert generate-test NAME --default`).
+/// let keys_file = ConfigDir::from_env()?.signing_keys();
+/// let (key, chain) = SigningKeys::load(&keys_file)?.default_key(&keys_file)?.load()?;
+/// let reference: oci_model::Reference = "localhost:5000/app:v1".parse()?;
+/// let repo = Client::new(ClientOptions::default())?.repository(&reference);
+/// let subject = repo.resolve(&reference.manifest_ref()).await?;
+/// let signature = sign(&repo, &subject, &key, &chain, &SignatureOptions::default()).await?;
+/// println!("signed {} with {}", subject.digest, signature.digest);
+/// # Ok(())
+/// # }
+/// ```
 pub async fn sign(
     repo: &Repository,
     subject: &Descriptor,

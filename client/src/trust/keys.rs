@@ -3,6 +3,7 @@
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
+use verifier_core::sign::{pem_decode_certificates, SigningKey};
 
 use super::{check_name, write_atomic, TrustError};
 
@@ -13,6 +14,23 @@ pub struct KeyEntry {
     pub name: String,
     pub key_path: PathBuf,
     pub cert_path: PathBuf,
+}
+
+impl KeyEntry {
+    /// Reads the key (PKCS#8 PEM) and its certificate chain (PEM, leaf first, as DER), ready for
+    /// [`crate::signature::sign`].
+    pub fn load(&self) -> Result<(SigningKey, Vec<Vec<u8>>), TrustError> {
+        let read = |p: &Path| std::fs::read_to_string(p).map_err(|e| TrustError::io(p, e));
+        let invalid = |path: &Path, e: verifier_core::sign::SignError| TrustError::KeyInvalid {
+            path: path.to_path_buf(),
+            reason: e.to_string(),
+        };
+        let key = SigningKey::from_pkcs8_pem(&read(&self.key_path)?)
+            .map_err(|e| invalid(&self.key_path, e))?;
+        let chain = pem_decode_certificates(&read(&self.cert_path)?)
+            .map_err(|e| invalid(&self.cert_path, e))?;
+        Ok((key, chain))
+    }
 }
 
 /// The document: `{"default": NAME, "keys": [KeyEntry, …]}`. Members notation writes for plug-in
@@ -62,6 +80,17 @@ impl SigningKeys {
         Ok(())
     }
 
+    /// The key named `name`; `path` is the file's, for the error.
+    pub fn get(&self, name: &str, path: &Path) -> Result<&KeyEntry, TrustError> {
+        self.keys
+            .iter()
+            .find(|k| k.name == name)
+            .ok_or_else(|| TrustError::KeyNotFound {
+                name: name.into(),
+                path: path.to_path_buf(),
+            })
+    }
+
     /// The default key; `path` is the file's, for the error that says how to make one.
     pub fn default_key(&self, path: &Path) -> Result<&KeyEntry, TrustError> {
         let name = self
@@ -70,13 +99,7 @@ impl SigningKeys {
             .ok_or_else(|| TrustError::NoDefaultKey {
                 path: path.to_path_buf(),
             })?;
-        self.keys
-            .iter()
-            .find(|k| k.name == name)
-            .ok_or_else(|| TrustError::KeyNotFound {
-                name: name.into(),
-                path: path.to_path_buf(),
-            })
+        self.get(name, path)
     }
 }
 

@@ -111,6 +111,8 @@ pub enum TrustError {
     NoDefaultKey { path: PathBuf },
     #[error("no signing key named {name:?} in {}", .path.display())]
     KeyNotFound { name: String, path: PathBuf },
+    #[error("{}: {reason}", .path.display())]
+    KeyInvalid { path: PathBuf, reason: String },
     #[error("a signing key named {name:?} exists in {}", .path.display())]
     KeyExists { name: String, path: PathBuf },
     #[error("{}: {reason}", .path.display())]
