@@ -896,6 +896,10 @@ fn configuration_verbs() {
     let out = nv2.ok(&["verify", &pinned]);
     assert!(out.contains("signed by:    CN=wabbit"), "{out}");
     assert!(out.contains("trust policy: w (level strict)"), "{out}");
+    // --time: verified as of then (the test certificate is valid for one year).
+    let out = not_verified(&nv2, &["verify", &pinned, "--time", "2099-01-01T00:00:00Z"]);
+    assert!(out.contains("authenticTimestamp:"), "{out}");
+    nv2.fails(&["verify", &pinned, "--time", "yesterday"], 2);
     // The old forms of verify still parse (--request needs no REF).
     nv2.fails(&["verify", &pinned, "--request", "x.json"], 2);
 }
