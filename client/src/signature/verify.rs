@@ -43,15 +43,12 @@ impl Verification {
     }
 }
 
-/// The signature manifests that refer to `subject` (referrers API, else the tag schema), at most
-/// [`MAX_SIGNATURES`].
+/// The signature manifests that refer to `subject` (referrers API, else the tag schema).
 pub async fn discover(repo: &Repository, subject: &Digest) -> Result<Vec<Descriptor>> {
-    let mut found = repo
+    Ok(repo
         .referrers(subject, Some(ARTIFACT_TYPE))
         .await?
-        .descriptors;
-    found.truncate(MAX_SIGNATURES);
-    Ok(found)
+        .descriptors)
 }
 
 /// A signature manifest that was left out, and why (a registry's content, not its transport:
@@ -71,12 +68,20 @@ pub struct Fetched {
 
 /// Every signature of `subject` with its envelope: each manifest fetched by digest, its one
 /// envelope (first layer, or first blob of an artifact manifest) fetched with its digest and
-/// size checked, refused over [`MAX_ENVELOPE_BYTES`]. A manifest whose content is wrong (not a
-/// manifest, another subject, no envelope, an envelope too large, missing or not matching its
-/// digest) is [`Skipped`]; a registry that cannot be reached is an error.
+/// size checked, refused over [`MAX_ENVELOPE_BYTES`]; at most [`MAX_SIGNATURES`] of them. A
+/// manifest whose content is wrong (not a manifest, another subject, no envelope, an envelope
+/// too large, missing or not matching its digest) is [`Skipped`]; a registry that cannot be
+/// reached is an error.
 pub async fn fetch_signatures(repo: &Repository, subject: &Descriptor) -> Result<Fetched> {
     let mut out = Fetched::default();
-    for manifest in discover(repo, &subject.digest).await? {
+    let mut listed = discover(repo, &subject.digest).await?;
+    // Past the cap, each is named as skipped rather than fetched.
+    let over = listed.split_off(listed.len().min(MAX_SIGNATURES));
+    out.skipped.extend(over.into_iter().map(|d| Skipped {
+        manifest: d.digest,
+        reason: format!("more than {MAX_SIGNATURES} signatures: not fetched"),
+    }));
+    for manifest in listed {
         match fetch_one(repo, subject, &manifest).await {
             Ok(found) => out.signatures.push(found),
             Err(e) if is_content_problem(&e) => out.skipped.push(Skipped {
