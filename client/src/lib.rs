@@ -10,6 +10,8 @@
 //! | [`duration`] | `24h` / `7d` / `30m` durations for flags such as `--expiry` |
 //! | [`layout`] | OCI image layouts on disk: `oci-layout`, `index.json` tags, `blobs/`, atomic writes |
 //! | [`remote`] | the registry client: auth, blobs, manifests, referrers (the project's one client) |
+//! | [`signature`] | signing manifests in registries and verifying them (sign, verify, inspect) |
+//! | [`trust`] | trust policy, trust stores and signing keys in notation's layout |
 //!
 //! Contract 1 verification requests are [`verifier_core::Request`] values (`nv2 verify` builds
 //! one from local files).
@@ -21,3 +23,5 @@ pub mod image;
 pub mod layout;
 pub mod plugin;
 pub mod remote;
+pub mod signature;
+pub mod trust;

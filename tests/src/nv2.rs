@@ -1,6 +1,7 @@
 //! The `nv2` binary, run as a user would: from the target folder the tests were built into
-//! (`cargo test --workspace` builds it), with a docker configuration of its own per test so that
-//! no login of the machine leaks in.
+//! (`cargo test --workspace` builds it), with a docker configuration and an nv2 configuration
+//! (`NV2_CONFIG_DIR`: trust policy, trust stores, signing keys) of its own per test, so that
+//! nothing of the machine leaks in.
 
 use std::path::PathBuf;
 use std::process::{Command, Output};
@@ -51,11 +52,17 @@ impl Nv2 {
         self.path("docker")
     }
 
+    /// The `NV2_CONFIG_DIR` the runs use.
+    pub fn config_dir(&self) -> PathBuf {
+        self.path("config")
+    }
+
     pub fn run<S: AsRef<std::ffi::OsStr>>(&self, args: &[S]) -> Output {
         Command::new(&self.binary)
             .args(args)
             .current_dir(self.dir.path())
             .env("DOCKER_CONFIG", self.docker_config())
+            .env("NV2_CONFIG_DIR", self.config_dir())
             .env_remove("NO_COLOR")
             .output()
             .expect("run nv2")

@@ -29,8 +29,22 @@ impl LocalRegistry {
 
     /// Starts a registry that requires HTTP basic auth of one of `users` (name, password).
     pub fn with_users(config: Config, users: &[(&str, &str)]) -> Self {
+        Self::start_with(config, users, true)
+    }
+
+    /// Starts a registry that does not fsync (benchmarks: what the client costs, apart from the
+    /// disk's flush latency).
+    pub fn without_fsync() -> Self {
+        Self::start_with(Config::default(), &[], false)
+    }
+
+    fn start_with(config: Config, users: &[(&str, &str)], fsync: bool) -> Self {
         let root = tempfile::tempdir().expect("temp dir");
-        let store = FsStorage::open(root.path(), config.max_blob_bytes).expect("storage");
+        let options = nv2_registry::FsOptions {
+            max_blob_bytes: config.max_blob_bytes,
+            fsync,
+        };
+        let store = FsStorage::open_with(root.path(), options).expect("storage");
         let mut state = AppState::new(Arc::new(store), config);
         if !users.is_empty() {
             let text: String = users

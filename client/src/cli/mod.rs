@@ -10,11 +10,15 @@ pub mod cert;
 pub mod content;
 pub mod copy;
 pub mod discover;
+pub mod inspect;
+pub mod policy;
 pub mod pull;
 pub mod push;
 pub mod remote;
+pub mod sign;
 pub mod sign_envelope;
 pub mod verify;
+pub mod verify_ref;
 
 /// `verify` completed and the artifact is not verified.
 pub const EXIT_NOT_VERIFIED: u8 = 1;
@@ -32,13 +36,36 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Certificates (test certificates for signing).
+    /// Trust store certificates (add, ls, show, delete) and test certificates (generate-test).
     #[command(subcommand)]
     Cert(cert::CertCommand),
+    /// The trust policy (import, show, init).
+    #[command(subcommand)]
+    Policy(policy::PolicyCommand),
+    /// Sign an artifact in a registry and push the signature (as `notation sign`).
+    ///
+    /// Where nv2 differs from notation: --key takes a key file (with --cert) as well as a key
+    /// name of signingkeys.json; --annotation/-m is notation's --user-metadata; the signature is
+    /// always a JWS envelope; --signature-manifest artifact writes the prototype's OCI artifact
+    /// manifest; there are no plug-ins and no timestamping (--timestamp-url). Besides notation's
+    /// `Successfully signed …` line, the signature manifest's digest is printed.
+    Sign(sign::SignArgs),
+    /// Verify an artifact's signatures in its registry (REF), or a request (--request,
+    /// --envelope), against a trust policy. Exit 0 verified, 1 not verified, 2 error.
+    ///
+    /// Where nv2 differs from notation: --trust-policy and --trust-store name a policy file and
+    /// a truststore folder instead of the configuration's; --time sets the verification time;
+    /// revocation is not checked (reported as a warning); -o json prints the Contract 1 report.
+    /// The --request and --envelope forms verify local files, for scripts.
+    Verify(verify::VerifyArgs),
+    /// Show every signature of an artifact: times, scheme, chain, signed attributes (as
+    /// `notation inspect`; -o tree or json).
+    Inspect(inspect::InspectArgs),
+    /// List the signature digests of an artifact.
+    #[command(visible_alias = "ls")]
+    List(inspect::ListArgs),
     /// Sign a subject descriptor: write a Notary Project JWS envelope to stdout.
     SignEnvelope(sign_envelope::SignEnvelopeArgs),
-    /// Verify signatures against a trust policy and print the report as JSON.
-    Verify(verify::VerifyArgs),
     /// Push files as an artifact (pushed by digest, then tagged).
     Push(push::PushArgs),
     /// Attach files to an artifact as a new artifact that refers to it.
@@ -84,8 +111,12 @@ pub fn main() -> ExitCode {
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Cert(c) => cert::run(c),
-        Command::SignEnvelope(a) => sign_envelope::run(a),
+        Command::Policy(c) => policy::run(c),
+        Command::Sign(a) => sign::run(a),
         Command::Verify(a) => verify::run(a),
+        Command::Inspect(a) => inspect::inspect(a),
+        Command::List(a) => inspect::list(a),
+        Command::SignEnvelope(a) => sign_envelope::run(a),
         Command::Push(a) => push::run_push(a),
         Command::Attach(a) => push::run_attach(a),
         Command::Discover(a) => discover::run(a),

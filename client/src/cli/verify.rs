@@ -1,6 +1,9 @@
 //! `nv2 verify`: evaluate a Contract 1 verification request (DESIGN.md) with the verifier core
-//! and print the report. The request comes from a file or stdin, or is built from local files
-//! (envelopes, subject descriptor, trust policy, trust stores) when `--request` is not given.
+//! and print the report. Three forms: `nv2 verify REF` finds the artifact's signatures in its
+//! registry and verifies them with the trust policy and stores of the configuration (as
+//! `notation verify`, see [`super::verify_ref`]); `--request` reads a complete request from a
+//! file or stdin; `--envelope` builds one from local files (envelopes, subject descriptor, trust
+//! policy, trust stores).
 
 use std::fs;
 use std::io::Read;
@@ -13,16 +16,27 @@ use clap::Args;
 use verifier_core::sign::{format_rfc3339, system_time_to_unix};
 use verifier_core::{Descriptor, Request, TrustPolicyDocument, TrustStores};
 
+use super::remote::RemoteFlags;
 use super::EXIT_NOT_VERIFIED;
 
 #[derive(Debug, Args)]
 pub struct VerifyArgs {
+    /// The artifact in its registry: REGISTRY/REPO:TAG or REGISTRY/REPO@DIGEST. Its signatures
+    /// are found through the referrers API (or the tag schema) and verified with the trust
+    /// policy and stores of $NV2_CONFIG_DIR (default $XDG_CONFIG_HOME/nv2), as `notation verify`
+    /// does. Exit 0 verified, 1 not verified, 2 error.
+    #[arg(value_name = "REF", conflicts_with_all = ["request", "envelope", "subject", "reference", "save_request"])]
+    pub target: Option<String>,
+    /// With REF: text (which signature verified, by whom, under which policy) or json (the
+    /// report, with the reference and each signature's manifest).
+    #[arg(short = 'o', long = "output", value_enum, default_value_t = OutputFormat::Text)]
+    pub output: OutputFormat,
     /// A complete verification request (JSON: reference, subject, signatures, trustPolicy,
     /// trustStores, time); '-' reads it from stdin.
     #[arg(
         long,
         value_name = "FILE|-",
-        required_unless_present = "envelope",
+        required_unless_present_any = ["envelope", "target"],
         conflicts_with_all = ["envelope", "subject", "trust_policy", "trust_store", "reference", "time", "save_request"]
     )]
     pub request: Option<String>,
@@ -32,26 +46,40 @@ pub struct VerifyArgs {
     /// With --envelope: the OCI descriptor (JSON) of the artifact the signatures must be for.
     #[arg(long, value_name = "DESCRIPTOR.json")]
     pub subject: Option<PathBuf>,
-    /// With --envelope: the trust policy document (JSON, version 1.0).
+    /// The trust policy document (JSON, version 1.0). With REF, default: the configuration's
+    /// trustpolicy.json.
     #[arg(long, value_name = "FILE")]
     pub trust_policy: Option<PathBuf>,
+    /// With REF: a truststore folder (holding x509/ca/<name>/…), instead of the configuration's.
     /// With --envelope: a trust store entry NAME=PEMFILE, e.g. ca:demo=demo.crt (repeatable;
     /// entries with the same NAME are merged).
-    #[arg(long, value_name = "NAME=PEMFILE")]
+    #[arg(long, value_name = "DIR|NAME=PEMFILE")]
     pub trust_store: Vec<String>,
     /// With --envelope: the artifact reference that selects the trust policy by registryScopes,
     /// e.g. registry.example/app@sha256:....
     #[arg(long, value_name = "REFERENCE")]
     pub reference: Option<String>,
-    /// With --envelope: the verification time, RFC 3339 (default: now).
+    /// The verification time, RFC 3339 (default: now).
     #[arg(long, value_name = "RFC3339")]
     pub time: Option<String>,
     /// With --envelope: also write the request that was built to FILE.
     #[arg(long, value_name = "FILE")]
     pub save_request: Option<PathBuf>,
+    #[command(flatten)]
+    pub remote: RemoteFlags,
+}
+
+/// How `nv2 verify REF` prints its outcome.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum OutputFormat {
+    Text,
+    Json,
 }
 
 pub fn run(args: VerifyArgs) -> anyhow::Result<ExitCode> {
+    if let Some(target) = &args.target {
+        return super::verify_ref::run(target, &args);
+    }
     let request = match &args.request {
         Some(source) => read_request(source)?,
         None => {
