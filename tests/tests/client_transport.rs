@@ -618,3 +618,61 @@ fn prototype_2_links_are_read_where_the_referrers_api_is_missing() {
         "the links endpoint was asked: {log:#?}"
     );
 }
+
+/// `nv2 sign` uploads its envelope with one monolithic `POST ?digest=` where the registry takes
+/// it (nv2-registry answers 201), and closes the session with a `PUT` where the registry only
+/// opens one (distribution answers 202).
+#[test]
+fn a_signature_envelope_goes_up_in_one_request_where_the_registry_takes_it() {
+    let reg = LocalRegistry::start();
+    let dist = require(
+        Distribution::start(),
+        "docker-registry (CNCF distribution) is not installed",
+    );
+    let mut upstreams = vec![(reg.host(), true)];
+    if let Some(dist) = &dist {
+        upstreams.push((dist.addr.clone(), false));
+    }
+    for (upstream, takes_post) in upstreams {
+        let front = Front::start(&upstream);
+        let Some(nv2) = Nv2::new() else { return };
+        let keys = nv2.path("keys");
+        nv2.ok(&[
+            "cert",
+            "generate-test",
+            "t",
+            "--key-type",
+            "ec-p256",
+            "--out",
+            keys.to_str().unwrap(),
+        ]);
+        let file = nv2.write("f.txt", b"signed");
+        let image = format!("{}/apps/signed", front.host());
+        let digest =
+            digest_line(&nv2.ok(&["push", &format!("{image}:v1"), file.to_str().unwrap()]));
+        front.clear();
+        nv2.ok(&[
+            "sign",
+            &format!("{image}@{digest}"),
+            "--key",
+            keys.join("t.key").to_str().unwrap(),
+            "--cert",
+            keys.join("t.crt").to_str().unwrap(),
+        ]);
+        let log = front.seen();
+        let posts: Vec<u16> = matching(&log, "POST", "/blobs/uploads/?digest=")
+            .iter()
+            .map(|s| s.status)
+            .collect();
+        let closing = matching(&log, "PUT", "/blobs/uploads/").len();
+        if takes_post {
+            assert_eq!((posts, closing), (vec![201], 0), "{upstream}: {log:#?}");
+        } else {
+            assert_eq!((posts, closing), (vec![202], 1), "{upstream}: {log:#?}");
+        }
+        assert!(
+            matching(&log, "HEAD", "/blobs/").len() <= 1,
+            "only the empty config is asked for: {log:#?}"
+        );
+    }
+}

@@ -170,7 +170,8 @@ pub async fn sign(
         Digest::sha256_of(&envelope),
         envelope.len() as u64,
     );
-    repo.push_blob_bytes(&envelope_descriptor, Bytes::from(envelope))
+    // An envelope carries its signing time: it is never in the registry yet, so no HEAD first.
+    repo.upload_blob_bytes(&envelope_descriptor, Bytes::from(envelope))
         .await?;
 
     let created = system_time_to_unix(options.signing_time)
