@@ -13,6 +13,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod admission;
 pub mod bundle;
 mod error;
 mod options;

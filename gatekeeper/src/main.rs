@@ -1,12 +1,15 @@
-//! `nv2-gatekeeper`: for now, the `opa eval` and `opa test` experience for the notary policy
-//! without OPA (regorus evaluates the Rego; `policy.wasm` under wasmtime answers
-//! `data.notary.verify`). The Gatekeeper provider server comes with its own verb.
+//! `nv2-gatekeeper`: the `opa eval` and `opa test` experience for the notary policy without OPA
+//! (regorus evaluates the Rego; `policy.wasm` under wasmtime answers `data.notary.verify`), and
+//! `admit`, Gatekeeper's admission decision without a cluster (the ConstraintTemplate's Rego
+//! under regorus, `external_data` answered by the provider). The provider server comes with its
+//! own verb.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
+use gatekeeper::admission::{self, Admission, HttpsProvider};
 use gatekeeper::bundle::{Bundle, VERIFY_ENTRYPOINT};
 use gatekeeper::rego::{run_rego_tests, RegoPolicy, Verifier};
 use gatekeeper::PolicyModule;
@@ -27,6 +30,30 @@ enum Command {
     /// The notary Rego policy without OPA.
     #[command(subcommand)]
     Policy(PolicyCommand),
+    /// Gatekeeper's decision for Pods and workloads without a cluster: prints `allowed` or the
+    /// violations; exits 0 when every object is allowed, 1 when one is denied, 2 on errors.
+    Admit(AdmitArgs),
+}
+
+#[derive(clap::Args)]
+struct AdmitArgs {
+    /// YAML files of Pods or workloads (several documents per file), or AdmissionReview JSON.
+    #[arg(required = true)]
+    files: Vec<PathBuf>,
+    /// The constraint's parameters: a Constraint (its spec.parameters, e.g.
+    /// gatekeeper/deploy/constraint.yaml) or a bare parameters document.
+    #[arg(long)]
+    parameters: Option<PathBuf>,
+    /// The provider's validate endpoint, as the Provider resource names it
+    /// (https://nv2-gatekeeper.NAMESPACE:8443/validate).
+    #[arg(long)]
+    provider: String,
+    /// The CA certificate (PEM) that signed the provider's serving certificate (its caBundle).
+    #[arg(long)]
+    provider_ca: PathBuf,
+    /// Timeout of the provider call, in seconds (Gatekeeper's default is 3).
+    #[arg(long, default_value_t = 3.0)]
+    timeout: f64,
 }
 
 #[derive(Subcommand)]
@@ -88,8 +115,61 @@ fn wasm_verifier(path: &std::path::Path) -> anyhow::Result<Verifier> {
     Ok(Verifier::Wasm(Arc::new(module)))
 }
 
+fn read_text(path: &std::path::Path) -> anyhow::Result<String> {
+    std::fs::read_to_string(path).map_err(|e| anyhow::anyhow!("reading {}: {e}", path.display()))
+}
+
+fn admit(args: AdmitArgs) -> anyhow::Result<ExitCode> {
+    let parameters = match &args.parameters {
+        None => serde_json::json!({}),
+        Some(p) => {
+            let docs = admission::documents(&read_text(p)?)?;
+            match docs.as_slice() {
+                [one] => admission::parameters_of(one),
+                _ => anyhow::bail!(
+                    "{}: expected one document, found {}",
+                    p.display(),
+                    docs.len()
+                ),
+            }
+        }
+    };
+    let ca = std::fs::read(&args.provider_ca)
+        .map_err(|e| anyhow::anyhow!("reading {}: {e}", args.provider_ca.display()))?;
+    let timeout = std::time::Duration::try_from_secs_f64(args.timeout)?;
+    let provider = HttpsProvider::new(&args.provider, &ca, timeout)?;
+    let admission = Admission::new(Arc::new(provider))?;
+    // Every document is read before any is judged: a typo in the last file is an error (2),
+    // not a partial answer.
+    let mut documents = Vec::new();
+    for file in &args.files {
+        let docs = admission::documents(&read_text(file)?)
+            .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
+        documents.extend(docs);
+    }
+    let mut denied = false;
+    for document in &documents {
+        let decision = admission.review(document, &parameters)?;
+        if decision.allowed() {
+            println!("{}: allowed", decision.object);
+        } else {
+            denied = true;
+            println!("{}: denied", decision.object);
+            for v in &decision.violations {
+                println!("  {v}");
+            }
+        }
+    }
+    Ok(if denied {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
+        Command::Admit(args) => admit(args),
         Command::Policy(PolicyCommand::Eval {
             bundle,
             data,

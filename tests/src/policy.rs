@@ -76,6 +76,13 @@ pub fn opa_engine(modules: &[(String, String)], verifier: Verifier) -> Result<Op
                 .map_err(|e| format!("nv2.verify: {e:#}"))
         }),
     )?;
+    // Gatekeeper's builtin, which OPA lacks: declared so that the template's Rego compiles; its
+    // tests mock it with `with`, and a call that is not mocked fails (undefined in OPA).
+    opa.register_function(
+        "external_data",
+        1,
+        Arc::new(|_: &[Value]| Err("external_data: no provider in plain OPA".to_string())),
+    )?;
     Ok(opa)
 }
 

@@ -110,6 +110,16 @@ impl RegoPolicy {
         engine.add_policy("nv2-verify-shim.rego".into(), VERIFY_SHIM.into())?;
         engine.add_extension("http.send".into(), 1, Box::new(http_send::extension()))?;
         engine.add_extension("crypto.sha256".into(), 1, Box::new(sha256_extension))?;
+        // Gatekeeper's builtin, declared so that the template's Rego under `rego/` loads beside
+        // the notary policy; its tests mock it with `with`. Admission wires a real provider
+        // (`crate::admission`).
+        engine.add_extension(
+            "external_data".into(),
+            1,
+            Box::new(|_: Vec<Value>| -> anyhow::Result<Value> {
+                anyhow::bail!("external_data: no provider here (nv2-gatekeeper admit wires one)")
+            }),
+        )?;
         engine.add_extension(
             "nv2.verify".into(),
             1,
