@@ -51,8 +51,8 @@ exempt_namespace if {
 }
 
 # Glob patterns without delimiters (null; an empty list would mean ".", as OPA documents):
-# `*` also matches `/`, `.` and `:`, so `registry.k8s.io/*` exempts
-# every repository of that registry, whatever its tag or digest.
+# `*` also matches `/`, `.` and `:`, so `registry.k8s.io/*` exempts every repository of that
+# registry, whatever its tag or digest.
 exempt_image(image) if {
 	some pattern in object.get(input, ["parameters", "exemptImages"], [])
 	glob.match(pattern, null, image)
@@ -78,10 +78,9 @@ answered if {
 	_ = answer
 }
 
-# The answer is read only when it is an object: under OPA a builtin's type error is undefined,
-# which must never make a violation rule vanish.
-# Lists that are not lists, and entries that are not pairs, are skipped: an image without its
-# report is denied below.
+# The answer is read only when it is an object, and only its lists of pairs: under OPA a
+# builtin's type error is undefined, which must never make a violation rule vanish. What is
+# skipped leaves an image without its report, which is denied below.
 pairs(field) := [entry | list := object.get(answer, field, []); is_array(list); some entry in list; is_array(entry); count(entry) == 2] if {
 	is_object(answer)
 } else := []
