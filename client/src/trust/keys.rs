@@ -17,6 +17,15 @@ pub struct KeyEntry {
 }
 
 impl KeyEntry {
+    /// A key file and its certificate chain file, named by no entry (`--key FILE --cert FILE`).
+    pub fn files(key: impl Into<PathBuf>, cert: impl Into<PathBuf>) -> KeyEntry {
+        KeyEntry {
+            name: String::new(),
+            key_path: key.into(),
+            cert_path: cert.into(),
+        }
+    }
+
     /// Reads the key (PKCS#8 PEM) and its certificate chain (PEM, leaf first, as DER), ready for
     /// [`crate::signature::sign`].
     pub fn load(&self) -> Result<(SigningKey, Vec<Vec<u8>>), TrustError> {
@@ -43,11 +52,7 @@ pub fn select_key(
     keys_file: impl FnOnce() -> Result<PathBuf, TrustError>,
 ) -> Result<KeyEntry, TrustError> {
     if let (Some(key), Some(cert)) = (key, cert) {
-        return Ok(KeyEntry {
-            name: String::new(),
-            key_path: PathBuf::from(key),
-            cert_path: cert.to_path_buf(),
-        });
+        return Ok(KeyEntry::files(key, cert));
     }
     if cert.is_some() {
         return Err(TrustError::CertWithoutKey);
