@@ -1,7 +1,11 @@
 //! `docker generate`, run through the real docker CLI (the plug-in in a `cli-plugins` folder of
 //! a `--config` of its own, no engine: `DOCKER_HOST` points nowhere), pushing a docker-archive
 //! made by skopeo, an OCI layout made by umoci and an OCI archive into nv2-registry (referrers
-//! API) and CNCF distribution (tag schema); then the registry is read back with `nv2`.
+//! API) and CNCF distribution (tag schema); then the registry is read back as a user would:
+//! `nv2 discover -o tree` (the signature, the SBoM and the SBoM's signature) and `nv2 verify REF`
+//! with a trust store and policy made by `nv2 cert add` / `nv2 policy init` (the plug-in and
+//! `nv2` share one `NV2_CONFIG_DIR`, so the default signing key of `nv2 cert generate-test
+//! NAME --default` signs a push without key flags).
 //!
 //! Needs `cargo build -p nv2-client --bins` first (the plug-in and `nv2` binaries).
 
@@ -19,13 +23,13 @@ use nv2_e2e::require;
 use serde_json::Value;
 use sha2::{Digest as _, Sha256};
 use verifier_core::sign::{generate_test_certificate, KeyType};
-use verifier_core::{SignatureVerification, TrustPolicyDocument, TrustPolicyStatement};
 
 const SIGNATURE: &str = "application/vnd.cncf.notary.signature";
 const SBOM: &str = "application/spdx+json";
 
 /// The docker CLI with the plug-in installed in a configuration folder of its own, a signing
-/// key, and `nv2` to read the registry back.
+/// key (files) whose certificate is in trust store `ca:e2e`, a trust policy trusting it for
+/// every artifact, and `nv2` to read the registry back.
 struct Setup {
     nv2: Nv2,
     docker: PathBuf,
@@ -58,6 +62,11 @@ impl Setup {
         .unwrap();
         let key = nv2.write("key.pem", key_pem.as_bytes());
         let cert = nv2.write("cert.pem", cert_pem.as_bytes());
+        let cert_arg = cert.display().to_string();
+        nv2.ok(&["cert", "add", "--type", "ca", "--store", "e2e", &cert_arg]);
+        nv2.ok(&[
+            "policy", "init", "--name", "e2e", "--store", "ca:e2e", "--scope", "*",
+        ]);
         Some(Setup {
             nv2,
             docker,
@@ -67,7 +76,7 @@ impl Setup {
         })
     }
 
-    /// `docker --config DIR ARGS…`, with no engine anywhere.
+    /// `docker --config DIR ARGS…`, with no engine anywhere, and `nv2`'s configuration.
     fn docker(&self, args: &[&str]) -> Output {
         Command::new(&self.docker)
             .arg("--config")
@@ -75,6 +84,7 @@ impl Setup {
             .args(args)
             .current_dir(self.nv2.dir.path())
             .env("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+            .env("NV2_CONFIG_DIR", self.nv2.config_dir())
             .output()
             .expect("run docker")
     }
@@ -150,8 +160,31 @@ fn sha256(bytes: &[u8]) -> String {
     format!("sha256:{}", hex::encode(Sha256::digest(bytes)))
 }
 
-/// The registry afterwards: the tag names the digest `manifest` printed, the signature (and the
-/// SBoM with its own signature) are found two levels deep, and the image's signature verifies.
+/// `nv2 discover -o tree` as (depth, text) per line: the depth is the column the text starts
+/// at after the branches (`├── `, `│   `, `└── `), the first line (the subject) at 0.
+fn tree_lines(tree: &str) -> Vec<(usize, &str)> {
+    tree.lines()
+        .map(|l| {
+            let text = l.trim_start_matches(['│', '├', '└', '─', ' ']);
+            (l.chars().count() - text.chars().count(), text)
+        })
+        .collect()
+}
+
+/// `nv2 verify REF`: exit 0 and notation's line, signed by `signer` under policy `e2e`.
+fn verified(nv2: &Nv2, reference: &str, signer: &str) {
+    let out = nv2.ok(&["verify", reference]);
+    assert!(
+        out.contains("Successfully verified signature for ")
+            && out.contains(&format!("signed by:    CN={signer}"))
+            && out.contains("trust policy: e2e (level strict)"),
+        "{out}"
+    );
+}
+
+/// The registry afterwards: the tag names the digest `manifest` printed, `discover -o tree`
+/// shows the signature (and the SBoM with its own signature one level below it), and `verify`
+/// of the image (by digest and by tag) and of the SBoM succeeds.
 fn check_registry(s: &Setup, image: &str, tag: &str, digest: &str, with_sbom: bool) {
     let nv2 = &s.nv2;
     let bytes = nv2.ok(&["manifest", "fetch", &format!("{image}:{tag}")]);
@@ -160,85 +193,71 @@ fn check_registry(s: &Setup, image: &str, tag: &str, digest: &str, with_sbom: bo
         digest,
         "the tag points at the pushed digest"
     );
-    let tree: Value =
-        serde_json::from_str(&nv2.ok(&["discover", &format!("{image}@{digest}"), "-o", "json"]))
-            .unwrap();
-    let referrers = tree["referrers"].as_array().expect("referrers");
-    let of_type = |list: &[Value], t: &str| -> Vec<Value> {
-        list.iter()
-            .filter(|r| r["artifactType"] == t)
-            .cloned()
+    let pinned = format!("{image}@{digest}");
+    let tree = nv2.ok(&["discover", &pinned, "-o", "tree"]);
+    let lines = tree_lines(&tree);
+    assert_eq!(lines[0], (0, pinned.as_str()), "{tree}");
+    let top = lines[1].0;
+    let at = |depth: usize, text: &str| -> Vec<usize> {
+        (0..lines.len())
+            .filter(|&i| lines[i] == (depth, text))
             .collect()
     };
-    let signatures = of_type(referrers, SIGNATURE);
-    assert_eq!(signatures.len(), 1, "{tree:#}");
-    let sboms = of_type(referrers, SBOM);
-    if with_sbom {
-        assert_eq!(sboms.len(), 1, "{tree:#}");
-        let below = sboms[0]["referrers"]
-            .as_array()
-            .cloned()
-            .unwrap_or_default();
+    let signatures = at(top, SIGNATURE);
+    assert_eq!(
+        signatures.len(),
+        1,
+        "one signature of the image:
+{tree}"
+    );
+    let digest_below = |i: usize| lines[i + 1].1.to_string();
+    let signature = digest_below(signatures[0]);
+    assert!(signature.starts_with("sha256:"), "{tree}");
+    let sboms = at(top, SBOM);
+    let sbom = if with_sbom {
         assert_eq!(
-            of_type(&below, SIGNATURE).len(),
+            sboms.len(),
             1,
-            "the SBoM is signed: {tree:#}"
+            "one SBoM:
+{tree}"
         );
+        let sbom = digest_below(sboms[0]);
+        // Below the SBoM's digest line: its signature.
+        let (depth, _) = lines[sboms[0] + 1];
+        let deeper: Vec<usize> = at(depth + 4, SIGNATURE)
+            .into_iter()
+            .filter(|&i| i > sboms[0])
+            .collect();
+        assert_eq!(
+            deeper.len(),
+            1,
+            "the SBoM is signed:
+{tree}"
+        );
+        Some(sbom)
     } else {
-        assert!(sboms.is_empty(), "{tree:#}");
-    }
+        assert!(sboms.is_empty(), "{tree}");
+        None
+    };
 
-    // The signature envelope verifies for the image's descriptor under a policy trusting the key.
-    let sig_digest = signatures[0]["digest"].as_str().unwrap();
+    // notation's signature manifest.
     let sig: Value =
-        serde_json::from_str(&nv2.ok(&["manifest", "fetch", &format!("{image}@{sig_digest}")]))
+        serde_json::from_str(&nv2.ok(&["manifest", "fetch", &format!("{image}@{signature}")]))
             .unwrap();
     assert_eq!(sig["subject"]["digest"], digest);
+    assert_eq!(sig["artifactType"], SIGNATURE);
     assert_eq!(
         sig["config"]["mediaType"],
         "application/vnd.oci.empty.v1+json"
     );
     assert!(sig["annotations"]["io.cncf.notary.x509chain.thumbprint#S256"].is_string());
-    let layer = sig["layers"][0]["digest"].as_str().unwrap();
     assert_eq!(sig["layers"][0]["mediaType"], "application/jose+json");
-    let envelope = nv2.path(&format!("envelope-{}.jws", &layer[7..19]));
-    nv2.ok(&[
-        "blob",
-        "fetch",
-        &format!("{image}@{layer}"),
-        "-o",
-        &envelope.display().to_string(),
-    ]);
-    let subject = nv2.write(
-        "subject.json",
-        serde_json::to_string(&sig["subject"]).unwrap().as_bytes(),
-    );
-    let policy = TrustPolicyDocument::new(vec![TrustPolicyStatement::new(
-        "e2e",
-        vec!["*".into()],
-        SignatureVerification::new("strict"),
-    )
-    .with_trust_stores(vec!["ca:e2e".into()])
-    .with_trusted_identities(vec!["*".into()])]);
-    let policy = nv2.write(
-        "policy.json",
-        serde_json::to_string(&policy).unwrap().as_bytes(),
-    );
-    let report: Value = serde_json::from_str(&nv2.ok(&[
-        "verify",
-        "--envelope",
-        &envelope.display().to_string(),
-        "--subject",
-        &subject.display().to_string(),
-        "--trust-policy",
-        &policy.display().to_string(),
-        "--trust-store",
-        &format!("ca:e2e={}", s.cert.display()),
-        "--reference",
-        &format!("{image}@{digest}"),
-    ]))
-    .unwrap();
-    assert_eq!(report["verified"], true, "{report:#}");
+
+    verified(nv2, &pinned, "docker-generate-e2e");
+    verified(nv2, &format!("{image}:{tag}"), "docker-generate-e2e");
+    if let Some(sbom) = sbom {
+        verified(nv2, &format!("{image}@{sbom}"), "docker-generate-e2e");
+    }
 }
 
 /// Pushes `src` as `image:tag`, and checks the printed steps, the digest and the registry.
@@ -460,14 +479,75 @@ fn bad_sources_and_missing_keys_fail_with_exit_2_and_say_why() {
         assert_eq!(out.status.code(), Some(2), "{src}: {stderr}");
         assert!(stderr.contains(message), "{src}: {stderr}");
     }
+    // No default key in the trust configuration: the error names the command that makes one.
     let out = s.docker(&[
         "generate",
         "push",
         &not_tar.display().to_string(),
         "127.0.0.1:1/app:v1",
     ]);
-    assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("--key FILE --cert FILE"));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("no default signing key")
+            && stderr.contains("nv2 cert generate-test NAME --default"),
+        "{stderr}"
+    );
+    let cert = s.cert.display().to_string();
+    for (flags, message) in [
+        (vec!["--cert", cert.as_str()], "--cert needs --key"),
+        (vec!["--key", "nosuch"], "no signing key named \"nosuch\""),
+    ] {
+        let mut args = vec!["generate", "push", "app.tar", "127.0.0.1:1/app:v1"];
+        args.extend(flags);
+        let out = s.docker(&args);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains(message), "{args:?}: {stderr}");
+    }
+}
+
+/// `nv2 cert generate-test NAME --default` is what `docker generate push` signs with when given
+/// no key flags, and `--key NAME` picks another key of signingkeys.json, as for `nv2 sign`.
+#[test]
+fn push_without_key_flags_signs_with_the_default_key() {
+    let Some(s) = Setup::new() else { return };
+    let Some(sources) = sources(&s) else { return };
+    let reg = LocalRegistry::start();
+    for name in ["alpha", "wabbit"] {
+        let out = s.nv2.ok(&["cert", "generate-test", name, "--default"]);
+        assert!(
+            out.contains(&format!("to named store {name} of type ca")),
+            "{out}"
+        );
+    }
+    s.nv2.ok(&[
+        "policy",
+        "init",
+        "--name",
+        "e2e",
+        "--store",
+        "ca:alpha",
+        "--store",
+        "ca:wabbit",
+        "--scope",
+        "*",
+        "--force",
+    ]);
+    let src = &sources[0].1;
+    for (image, flags, signer) in [
+        ("default-key", vec![], "wabbit"),
+        ("named-key", vec!["--key", "alpha"], "alpha"),
+    ] {
+        let image = format!("{}/{image}", reg.host());
+        let reference = format!("{image}:v1");
+        let mut args = vec!["generate", "push", src, &reference];
+        args.extend(flags);
+        let out = s.docker_ok(&args);
+        assert!(out.contains("[5/5] Tagged"), "{out}");
+        let digest = digest_line(&out);
+        verified(&s.nv2, &format!("{image}@{digest}"), signer);
+    }
 }
 
 /// A stand-in engine: a socket that answers every request `200 OK` (the ping is all the plug-in

@@ -6,14 +6,14 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::{Duration, SystemTime};
 
-use anyhow::{bail, Context};
+use anyhow::Context;
 use clap::{Args, ValueEnum};
 use verifier_core::sign::SigningKey;
 
 use super::remote::{parse_reference, runtime, RemoteFlags};
 use crate::duration::parse_duration;
 use crate::signature::{self, ManifestKind, SignatureOptions};
-use crate::trust::{ConfigDir, KeyEntry, SigningKeys};
+use crate::trust::load_signing_key;
 
 /// Sign an artifact in a registry and push the signature.
 ///
@@ -24,6 +24,15 @@ pub struct SignArgs {
     /// The artifact: REGISTRY/REPO:TAG or REGISTRY/REPO@DIGEST (a tag is resolved once and the
     /// digest is signed).
     pub reference: String,
+    #[command(flatten)]
+    pub signing: SigningFlags,
+    #[command(flatten)]
+    pub remote: RemoteFlags,
+}
+
+/// How to sign: the flags `nv2 sign` and `docker generate push` share.
+#[derive(Debug, Clone, Args)]
+pub struct SigningFlags {
     /// The signing key: a PKCS#8 PEM file (with --cert), or the name of a key in
     /// signingkeys.json. Default: signingkeys.json's default key.
     #[arg(short = 'k', long, value_name = "FILE|NAME")]
@@ -47,8 +56,24 @@ pub struct SignArgs {
     /// artifact manifest; registries without it refuse it).
     #[arg(long, value_enum, default_value_t = ManifestArg::Image)]
     pub signature_manifest: ManifestArg,
-    #[command(flatten)]
-    pub remote: RemoteFlags,
+}
+
+impl SigningFlags {
+    /// The key and its chain the flags name (files, a key name, or the default key of the
+    /// trust configuration).
+    pub fn key(&self) -> anyhow::Result<(SigningKey, Vec<Vec<u8>>)> {
+        Ok(load_signing_key(self.key.as_deref(), self.cert.as_deref())?)
+    }
+
+    /// The options, signing now.
+    pub fn options(&self) -> anyhow::Result<SignatureOptions> {
+        Ok(SignatureOptions {
+            signing_time: SystemTime::now(),
+            expiry: self.expiry,
+            annotations: parse_pairs(&self.annotations)?,
+            manifest: self.signature_manifest.into(),
+        })
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -57,27 +82,28 @@ pub enum ManifestArg {
     Artifact,
 }
 
-/// The key and the chain: from files, a named entry, or the default entry of signingkeys.json.
-fn signing_key(args: &SignArgs) -> anyhow::Result<(SigningKey, Vec<Vec<u8>>)> {
-    let entry = match (&args.key, &args.cert) {
-        (Some(k), Some(c)) => KeyEntry {
-            name: String::new(),
-            key_path: PathBuf::from(k),
-            cert_path: c.clone(),
-        },
-        (None, Some(_)) => bail!("--cert needs --key (the key file it certifies)"),
-        (key, None) => {
-            let path = ConfigDir::from_env()?.signing_keys();
-            let keys = SigningKeys::load(&path)?;
-            match key {
-                None => keys.default_key(&path)?.clone(),
-                Some(name) => keys.get(name, &path).cloned().with_context(|| {
-                    format!("to sign with a key file, pass --key {name} --cert FILE")
-                })?,
-            }
+impl From<ManifestArg> for ManifestKind {
+    fn from(arg: ManifestArg) -> ManifestKind {
+        match arg {
+            ManifestArg::Image => ManifestKind::Image,
+            ManifestArg::Artifact => ManifestKind::Artifact,
         }
-    };
-    Ok(entry.load()?)
+    }
+}
+
+/// A signing failure for people: a registry that refuses the OCI artifact manifest is told to
+/// sign with an image manifest instead (`nv2 sign` and `docker generate push`).
+pub(crate) fn explain(e: signature::Error, kind: ManifestKind) -> anyhow::Error {
+    let refused =
+        matches!(&e, signature::Error::Remote(r) if matches!(r.status(), Some(400 | 415)));
+    let e = anyhow::Error::new(e);
+    if kind == ManifestKind::Artifact && refused {
+        e.context(
+            "the registry refuses the OCI artifact manifest: sign with --signature-manifest image",
+        )
+    } else {
+        e
+    }
 }
 
 /// `KEY=VALUE` arguments.
@@ -95,16 +121,8 @@ pub(crate) fn parse_pairs(pairs: &[String]) -> anyhow::Result<BTreeMap<String, S
 
 pub fn run(args: SignArgs) -> anyhow::Result<ExitCode> {
     let reference = parse_reference(&args.reference)?;
-    let (key, chain) = signing_key(&args)?;
-    let options = SignatureOptions {
-        signing_time: SystemTime::now(),
-        expiry: args.expiry,
-        annotations: parse_pairs(&args.annotations)?,
-        manifest: match args.signature_manifest {
-            ManifestArg::Image => ManifestKind::Image,
-            ManifestArg::Artifact => ManifestKind::Artifact,
-        },
-    };
+    let (key, chain) = args.signing.key()?;
+    let options = args.signing.options()?;
     let client = args.remote.client()?;
     let repo = client.repository(&reference);
     runtime()?.block_on(async {
@@ -118,15 +136,7 @@ pub fn run(args: SignArgs) -> anyhow::Result<ExitCode> {
         }
         let pushed = signature::sign(&repo, &subject, &key, &chain, &options)
             .await
-            .map_err(|e| {
-                let refused = matches!(&e, signature::Error::Remote(r) if matches!(r.status(), Some(400 | 415)));
-                let e = anyhow::Error::new(e);
-                if options.manifest == ManifestKind::Artifact && refused {
-                    e.context("the registry refuses the OCI artifact manifest: sign with --signature-manifest image")
-                } else {
-                    e
-                }
-            })?;
+            .map_err(|e| explain(e, options.manifest))?;
         println!(
             "Successfully signed {}/{}@{}",
             repo.registry(),

@@ -10,12 +10,10 @@ use std::time::{Duration, SystemTime};
 use anyhow::Context;
 use clap::Args;
 use sha2::{Digest, Sha256};
-use verifier_core::sign::{
-    format_rfc3339, pem_decode_certificates, sign_envelope, system_time_to_unix, SignOptions,
-    SigningKey,
-};
+use verifier_core::sign::{format_rfc3339, sign_envelope, system_time_to_unix, SignOptions};
 
 use crate::duration::parse_duration;
+use crate::trust::KeyEntry;
 
 #[derive(Debug, Args)]
 pub struct SignEnvelopeArgs {
@@ -40,14 +38,7 @@ pub struct SignEnvelopeArgs {
 }
 
 pub fn run(args: SignEnvelopeArgs) -> anyhow::Result<ExitCode> {
-    let key_pem = fs::read_to_string(&args.key)
-        .with_context(|| format!("reading key {}", args.key.display()))?;
-    let key = SigningKey::from_pkcs8_pem(&key_pem)
-        .with_context(|| format!("reading key {}", args.key.display()))?;
-    let chain_pem = fs::read_to_string(&args.cert)
-        .with_context(|| format!("reading certificate chain {}", args.cert.display()))?;
-    let chain = pem_decode_certificates(&chain_pem)
-        .with_context(|| format!("reading certificate chain {}", args.cert.display()))?;
+    let (key, chain) = KeyEntry::files(&args.key, &args.cert).load()?;
     let subject_bytes = fs::read(&args.subject)
         .with_context(|| format!("reading subject descriptor {}", args.subject.display()))?;
     let subject: serde_json::Value = serde_json::from_slice(&subject_bytes)

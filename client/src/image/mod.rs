@@ -19,15 +19,11 @@
 //! tar), serialised as docker's distribution library does (three-space indent, `size` before
 //! `digest`), so the digest printed is the one `docker push` would produce for uncompressed
 //! layers. An OCI layout or archive already holds a manifest: it is pushed byte for byte.
-//!
-//! The push flow signs through the [`Signer`] trait, one call per signed manifest, so that the
-//! signing implementation can be swapped without touching the flow.
 
 mod docker_archive;
 pub mod engine;
 mod error;
 mod oci;
-pub mod sign_step;
 mod tar_index;
 
 use std::path::{Path, PathBuf};
@@ -38,41 +34,12 @@ use oci_model::Descriptor;
 pub use engine::Engine;
 pub use error::{ImageError, Result};
 
-use crate::remote::Repository;
-
 /// Docker's image config media type (Docker v2 schema 2).
 pub const DOCKER_CONFIG: &str = "application/vnd.docker.container.image.v1+json";
 /// An uncompressed layer tar, Docker v2 schema 2.
 pub const DOCKER_LAYER: &str = "application/vnd.docker.image.rootfs.diff.tar";
 /// A gzip-compressed layer tar, Docker v2 schema 2.
 pub const DOCKER_LAYER_GZIP: &str = "application/vnd.docker.image.rootfs.diff.tar.gzip";
-
-/// The signing step of a push: signs `subject` (a manifest already in `repo`) and pushes the
-/// signature so that it refers to it; answers the signature manifest's descriptor.
-///
-/// [`sign_step::EnvelopeSigner`] is today's implementation. A signer over another signing
-/// function is a few lines:
-///
-/// ```text
-/// struct Configured { key: SigningKey, chain: Vec<Vec<u8>>, options: SignOptions }
-/// impl Signer for Configured {
-///     type Error = signature::Error;
-///     async fn sign(&self, repo: &Repository, subject: &Descriptor) -> Result<Descriptor, Self::Error> {
-///         signature::sign(repo, subject, &self.key, &self.chain, &self.options).await
-///     }
-/// }
-/// ```
-///
-/// Generic, not `dyn`: the flow takes `&impl Signer`, so no boxing of futures is needed.
-#[allow(async_fn_in_trait)]
-pub trait Signer {
-    type Error: std::error::Error + Send + Sync + 'static;
-    async fn sign(
-        &self,
-        repo: &Repository,
-        subject: &Descriptor,
-    ) -> std::result::Result<Descriptor, Self::Error>;
-}
 
 /// Where an image comes from.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -4,14 +4,14 @@
 //! ```text
 //! 1 blobs      exactly the blobs the image reader hashed (existing ones skipped by HEAD)
 //! 2 manifest   by digest (no tag yet)
-//! 3 signature  Signer::sign(manifest)                       (one call: see image::Signer)
-//! 4 SBoM       `nv2 attach`'s push (subject = the image), then Signer::sign(SBoM)
+//! 3 signature  signature::sign(manifest), as `nv2 sign` (its --key/--cert flags, the default key)
+//! 4 SBoM       `nv2 attach`'s push (subject = the image), then signature::sign(SBoM)
 //! 5 tag        only now; on any earlier failure it is not moved, and what was left is printed
 //! ```
 
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::Duration;
+use std::time::SystemTime;
 
 use anyhow::{bail, Context};
 use clap::Args;
@@ -21,10 +21,11 @@ use oci_model::Descriptor;
 use super::DockerFlags;
 use crate::cli::push::{prepare_layers, push_artifact, ArtifactFlags};
 use crate::cli::remote::{parse_reference, RemoteFlags};
-use crate::duration::parse_duration;
-use crate::image::sign_step::{EnvelopeSigner, SignatureManifest};
-use crate::image::{self, Engine, Image, Signer, Source};
+use crate::cli::sign::{explain, SigningFlags};
+use crate::image::{self, Engine, Image, Source};
 use crate::remote::Repository;
+use crate::signature::{self, SignatureOptions};
+use verifier_core::sign::SigningKey;
 
 #[derive(Debug, Args)]
 pub struct ManifestArgs {
@@ -42,19 +43,9 @@ pub struct PushArgs {
     /// Where to push: REGISTRY/REPO[:TAG] (default tag: latest).
     #[arg(value_name = "REF")]
     pub reference: String,
-    /// The signing key, PKCS#8 PEM.
-    #[arg(long, value_name = "FILE", requires = "cert")]
-    pub key: Option<PathBuf>,
-    /// The certificate chain, PEM, signing certificate first.
-    #[arg(long, value_name = "FILE", requires = "key")]
-    pub cert: Option<PathBuf>,
-    /// Make the signatures expire this long after signing (30m, 24h, 7d).
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
-    pub expiry: Option<Duration>,
-    /// image (an OCI 1.1 image manifest, as notation) or artifact (the prototype's OCI artifact
-    /// manifest).
-    #[arg(long, default_value = "image", value_parser = ["image", "artifact"])]
-    pub signature_manifest: String,
+    /// How the image and its SBoM are signed, as by `nv2 sign`.
+    #[command(flatten)]
+    pub signing: SigningFlags,
     /// An SBoM file to attach to the image (and sign).
     #[arg(long, value_name = "FILE")]
     pub sbom: Option<PathBuf>,
@@ -123,17 +114,12 @@ pub fn run_push(docker: &DockerFlags, mut args: PushArgs) -> anyhow::Result<Exit
         bail!("push to REGISTRY/REPO[:TAG], not to a digest: the digest is the pushed manifest's");
     }
     let tag = reference.tag().unwrap_or("latest").to_string();
-    let (Some(key), Some(cert)) = (&args.key, &args.cert) else {
-        bail!(
-            "push signs the image: give --key FILE --cert FILE (a default signing key comes with \
-             the trust configuration; `nv2 cert generate-test` makes a test key and certificate)"
-        );
+    let (key, chain) = args.signing.key()?;
+    let signer = Signing {
+        key,
+        chain,
+        options: args.signing.options()?,
     };
-    let kind = match args.signature_manifest.as_str() {
-        "artifact" => SignatureManifest::Artifact,
-        _ => SignatureManifest::Image,
-    };
-    let signer = EnvelopeSigner::from_files(key, cert, args.expiry, kind)?;
     let image = read_image(docker, &args.source)?;
     if args.remote.registry_config.is_none() {
         // docker's --config DIR holds the logins docker itself uses.
@@ -159,12 +145,32 @@ pub fn run_push(docker: &DockerFlags, mut args: PushArgs) -> anyhow::Result<Exit
     }
 }
 
+/// Steps 3 and 4: [`signature::sign`] with one key, each signature claiming its own signing
+/// time.
+struct Signing {
+    key: SigningKey,
+    chain: Vec<Vec<u8>>,
+    options: SignatureOptions,
+}
+
+impl Signing {
+    async fn sign(&self, repo: &Repository, subject: &Descriptor) -> anyhow::Result<Descriptor> {
+        let options = SignatureOptions {
+            signing_time: SystemTime::now(),
+            ..self.options.clone()
+        };
+        signature::sign(repo, subject, &self.key, &self.chain, &options)
+            .await
+            .map_err(|e| explain(e, options.manifest))
+    }
+}
+
 /// The five steps; `left` records what each step put into the registry.
-async fn push_flow<S: Signer>(
+async fn push_flow(
     image: &Image,
     repo: &Repository,
     tag: &str,
-    signer: &S,
+    signer: &Signing,
     args: &PushArgs,
     left: &mut Left,
 ) -> anyhow::Result<()> {

@@ -134,11 +134,10 @@ fn thumbprints(chain: &[Vec<u8>]) -> String {
 /// # async fn example() -> anyhow::Result<()> {
 /// use nv2_client::remote::{Client, ClientOptions};
 /// use nv2_client::signature::{sign, SignatureOptions};
-/// use nv2_client::trust::{ConfigDir, SigningKeys};
+/// use nv2_client::trust::load_signing_key;
 ///
 /// // The default key of signingkeys.json (`nv2 cert generate-test NAME --default`).
-/// let keys_file = ConfigDir::from_env()?.signing_keys();
-/// let (key, chain) = SigningKeys::load(&keys_file)?.default_key(&keys_file)?.load()?;
+/// let (key, chain) = load_signing_key(None, None)?;
 /// let reference: oci_model::Reference = "localhost:5000/app:v1".parse()?;
 /// let repo = Client::new(ClientOptions::default())?.repository(&reference);
 /// let subject = repo.resolve(&reference.manifest_ref()).await?;

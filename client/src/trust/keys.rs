@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use verifier_core::sign::{pem_decode_certificates, SigningKey};
 
-use super::{check_name, write_atomic, TrustError};
+use super::{check_name, write_atomic, ConfigDir, TrustError};
 
 /// One signing key: a PKCS#8 PEM key and its certificate chain (PEM, leaf first).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -17,6 +17,15 @@ pub struct KeyEntry {
 }
 
 impl KeyEntry {
+    /// A key file and its certificate chain file, named by no entry (`--key FILE --cert FILE`).
+    pub fn files(key: impl Into<PathBuf>, cert: impl Into<PathBuf>) -> KeyEntry {
+        KeyEntry {
+            name: String::new(),
+            key_path: key.into(),
+            cert_path: cert.into(),
+        }
+    }
+
     /// Reads the key (PKCS#8 PEM) and its certificate chain (PEM, leaf first, as DER), ready for
     /// [`crate::signature::sign`].
     pub fn load(&self) -> Result<(SigningKey, Vec<Vec<u8>>), TrustError> {
@@ -31,6 +40,38 @@ impl KeyEntry {
             .map_err(|e| invalid(&self.cert_path, e))?;
         Ok((key, chain))
     }
+}
+
+/// The key a signing command (`nv2 sign`, `docker generate push`) was asked for by its `--key`
+/// and `--cert` flags: a key file and its chain (both), the entry of signingkeys.json named
+/// `key` (`--key NAME` alone), or the file's default entry (neither), as `notation sign` picks
+/// it. `keys_file` is asked for only when signingkeys.json is read.
+pub fn select_key(
+    key: Option<&str>,
+    cert: Option<&Path>,
+    keys_file: impl FnOnce() -> Result<PathBuf, TrustError>,
+) -> Result<KeyEntry, TrustError> {
+    if let (Some(key), Some(cert)) = (key, cert) {
+        return Ok(KeyEntry::files(key, cert));
+    }
+    if cert.is_some() {
+        return Err(TrustError::CertWithoutKey);
+    }
+    let path = keys_file()?;
+    let keys = SigningKeys::load(&path)?;
+    match key {
+        None => keys.default_key(&path).cloned(),
+        Some(name) => keys.get(name, &path).cloned(),
+    }
+}
+
+/// [`select_key`] in the configuration of the environment ([`ConfigDir::from_env`]), loaded:
+/// the key and its chain, ready for [`crate::signature::sign`].
+pub fn load_signing_key(
+    key: Option<&str>,
+    cert: Option<&Path>,
+) -> Result<(SigningKey, Vec<Vec<u8>>), TrustError> {
+    select_key(key, cert, || Ok(ConfigDir::from_env()?.signing_keys()))?.load()
 }
 
 /// The document: `{"default": NAME, "keys": [KeyEntry, …]}`. Members notation writes for plug-in
@@ -142,5 +183,41 @@ mod tests {
                 .name,
             "p"
         );
+    }
+
+    #[test]
+    fn a_key_is_a_file_pair_a_name_or_the_default() {
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join("signingkeys.json");
+        let unread = || -> Result<PathBuf, TrustError> { panic!("signingkeys.json is not read") };
+        let files = select_key(Some("k.pem"), Some(Path::new("c.pem")), unread).unwrap();
+        assert_eq!(
+            (files.key_path, files.cert_path),
+            ("k.pem".into(), "c.pem".into())
+        );
+        assert!(matches!(
+            select_key(None, Some(Path::new("c.pem")), unread),
+            Err(TrustError::CertWithoutKey)
+        ));
+        let here = || Ok(path.clone());
+        assert!(matches!(
+            select_key(None, None, here),
+            Err(TrustError::NoDefaultKey { .. })
+        ));
+        let mut keys = SigningKeys::default();
+        for (name, default) in [("a", false), ("b", true)] {
+            let entry = KeyEntry {
+                name: name.into(),
+                key_path: format!("/k/{name}.key").into(),
+                cert_path: format!("/k/{name}.crt").into(),
+            };
+            keys.add(entry, default, &path).unwrap();
+        }
+        keys.save(&path).unwrap();
+        assert_eq!(select_key(None, None, here).unwrap().name, "b");
+        assert_eq!(select_key(Some("a"), None, here).unwrap().name, "a");
+        let err = select_key(Some("a.pem"), None, here).unwrap_err();
+        assert!(matches!(&err, TrustError::KeyNotFound { name, .. } if name == "a.pem"));
+        assert!(err.to_string().contains("--cert"), "{err}");
     }
 }

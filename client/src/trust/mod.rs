@@ -20,7 +20,7 @@ mod store;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-pub use keys::{KeyEntry, SigningKeys};
+pub use keys::{load_signing_key, select_key, KeyEntry, SigningKeys};
 pub use policy::{import_policy, load_policy, starter_policy};
 pub use store::{StoreEntry, StoreType, TrustStoreDir};
 
@@ -109,8 +109,10 @@ pub enum TrustError {
     NameInvalid { what: &'static str, name: String },
     #[error("no default signing key in {}: pass --key and --cert, or make one with `nv2 cert generate-test NAME --default`", .path.display())]
     NoDefaultKey { path: PathBuf },
-    #[error("no signing key named {name:?} in {}", .path.display())]
+    #[error("no signing key named {name:?} in {}: to sign with a key file, pass --key FILE --cert FILE", .path.display())]
     KeyNotFound { name: String, path: PathBuf },
+    #[error("--cert needs --key (the key file it certifies)")]
+    CertWithoutKey,
     #[error("{}: {reason}", .path.display())]
     KeyInvalid { path: PathBuf, reason: String },
     #[error("a signing key named {name:?} exists in {}", .path.display())]

@@ -36,6 +36,7 @@ impl Disk {
 
     /// Creates `dir` and any missing parents, fsyncing each parent that
     /// gained an entry, so that the new directories themselves are durable.
+    /// A relative `dir` is taken from the current folder (`--root data`).
     pub fn ensure_dir(self, dir: &Path) -> io::Result<()> {
         if dir.is_dir() {
             return Ok(());
@@ -45,8 +46,9 @@ impl Disk {
         while !cur.is_dir() {
             missing.push(cur.to_path_buf());
             match cur.parent() {
-                Some(p) => cur = p,
-                None => break,
+                // A relative path's last parent is "": the current folder, which exists.
+                Some(p) if !p.as_os_str().is_empty() => cur = p,
+                _ => break,
             }
         }
         for d in missing.iter().rev() {
@@ -56,8 +58,10 @@ impl Disk {
                 Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
                 Err(e) => return Err(e),
             }
-            if let Some(parent) = d.parent() {
-                self.sync_dir(parent)?;
+            match d.parent() {
+                Some(p) if p.as_os_str().is_empty() => self.sync_dir(Path::new("."))?,
+                Some(p) => self.sync_dir(p)?,
+                None => {}
             }
         }
         Ok(())
@@ -141,4 +145,21 @@ impl Disk {
 /// the final rename is atomic).
 pub fn temp_path(tmp_dir: &Path) -> PathBuf {
     tmp_dir.join(format!("{:032x}", rand::random::<u128>()))
+}
+
+#[cfg(test)]
+mod ensure_dir_tests {
+    use super::*;
+
+    #[test]
+    fn a_relative_root_is_created_in_the_current_folder() {
+        // A name of one component: its parent is "" (the current folder, the crate's under
+        // cargo test), removed again below.
+        let top = PathBuf::from(format!("ensure-dir-test-{}", std::process::id()));
+        let made = Disk { fsync: true }.ensure_dir(&top.join("sub"));
+        let there = top.join("sub").is_dir();
+        let _ = fs::remove_dir_all(&top);
+        made.unwrap();
+        assert!(there);
+    }
 }
