@@ -14,9 +14,14 @@
 #![forbid(unsafe_code)]
 
 pub mod bundle;
+pub mod certs;
 mod error;
+pub mod metrics;
 mod options;
+pub mod protocol;
+pub mod provider;
 pub mod rego;
+pub mod server;
 mod wasm_host;
 
 pub use error::HostError;

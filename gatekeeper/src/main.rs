@@ -1,6 +1,9 @@
-//! `nv2-gatekeeper`: for now, the `opa eval` and `opa test` experience for the notary policy
-//! without OPA (regorus evaluates the Rego; `policy.wasm` under wasmtime answers
-//! `data.notary.verify`). The Gatekeeper provider server comes with its own verb.
+//! `nv2-gatekeeper`: the Gatekeeper external-data provider (`serve`), its certificates
+//! (`certs`), and the `opa eval` and `opa test` experience for the notary policy without OPA
+//! (`policy`: regorus evaluates the Rego; `policy.wasm` under wasmtime answers
+//! `data.notary.verify`).
+
+mod serve_cli;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -27,6 +30,10 @@ enum Command {
     /// The notary Rego policy without OPA.
     #[command(subcommand)]
     Policy(PolicyCommand),
+    /// The Gatekeeper external-data provider over HTTPS (TLS 1.3).
+    Serve(serve_cli::ServeArgs),
+    /// Writes a CA and a serving certificate (ca.crt, tls.crt, tls.key) and prints the caBundle.
+    Certs(serve_cli::CertsArgs),
 }
 
 #[derive(Subcommand)]
@@ -90,6 +97,8 @@ fn wasm_verifier(path: &std::path::Path) -> anyhow::Result<Verifier> {
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
+        Command::Serve(args) => serve_cli::serve(args),
+        Command::Certs(args) => serve_cli::certs(args),
         Command::Policy(PolicyCommand::Eval {
             bundle,
             data,
