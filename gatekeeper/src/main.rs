@@ -31,7 +31,7 @@ enum Command {
     #[command(subcommand)]
     Policy(PolicyCommand),
     /// The Gatekeeper external-data provider over HTTPS (TLS 1.3).
-    Serve(serve_cli::ServeArgs),
+    Serve(Box<serve_cli::ServeArgs>),
     /// Writes a CA and a serving certificate (ca.crt, tls.crt, tls.key) and prints the caBundle.
     Certs(serve_cli::CertsArgs),
 }
@@ -97,7 +97,7 @@ fn wasm_verifier(path: &std::path::Path) -> anyhow::Result<Verifier> {
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
-        Command::Serve(args) => serve_cli::serve(args),
+        Command::Serve(args) => serve_cli::serve(*args),
         Command::Certs(args) => serve_cli::certs(args),
         Command::Policy(PolicyCommand::Eval {
             bundle,

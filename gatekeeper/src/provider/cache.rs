@@ -105,6 +105,11 @@ impl<K: Eq + Hash + Clone, V: Clone> TtlCache<K, V> {
         self.slots.lock().unwrap_or_else(|e| e.into_inner()).clear();
     }
 
+    /// Whether nothing is held.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
     /// How many keys are held.
     pub fn len(&self) -> usize {
         self.slots.lock().unwrap_or_else(|e| e.into_inner()).len()
@@ -157,8 +162,8 @@ mod tests {
         assert_eq!(failed, (Err("down".into()), Lookup::Miss));
         assert_eq!(cache.get_or_compute(5, ok(5)).await, (Ok(5), Lookup::Miss));
 
-        cache.get_or_compute(6, ok(6)).await;
-        cache.get_or_compute(7, ok(7)).await;
+        assert_eq!(cache.get_or_compute(6, ok(6)).await.0, Ok(6));
+        assert_eq!(cache.get_or_compute(7, ok(7)).await.0, Ok(7));
         assert!(cache.len() <= 2, "{} keys held", cache.len());
     }
 }
