@@ -496,3 +496,49 @@ fn rewritten_certificate_files_are_served_at_the_next_handshake() {
     std::fs::write(dir.join("tls.crt"), &third.cert_pem).unwrap();
     assert!(get(&second.ca_pem).is_ok());
 }
+
+#[test]
+fn a_registry_that_hangs_costs_its_own_key_within_the_limits() {
+    let w = World::new();
+    // Accepts connections (the kernel does) and never answers.
+    let hang = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let hung_key = format!("{}/app:1", hang.local_addr().unwrap());
+
+    let mut options = w.options();
+    options.registry_timeout = Duration::from_millis(300);
+    let p = {
+        let _g = w.rt.enter();
+        Provider::new(options).unwrap()
+    };
+    let started = std::time::Instant::now();
+    let items = w.validate(&p, &[hung_key.clone(), w.key("signed")]);
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(
+        items[0].1.contains("no answer within 300ms"),
+        "{}",
+        items[0].1
+    );
+    assert_eq!(items[1].0["verified"], json!(true), "{}", items[1].1);
+
+    // The request's deadline bounds every key, whatever the per-call limit.
+    let mut options = w.options();
+    options.registry_timeout = Duration::from_secs(30);
+    options.timeout = Duration::from_millis(400);
+    let p = {
+        let _g = w.rt.enter();
+        Provider::new(options).unwrap()
+    };
+    let started = std::time::Instant::now();
+    let items = w.validate(&p, &[hung_key]);
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(items[0].1.contains("deadline"), "{}", items[0].1);
+    drop(hang);
+}
