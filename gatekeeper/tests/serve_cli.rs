@@ -1,5 +1,6 @@
 //! `nv2-gatekeeper certs` and `nv2-gatekeeper serve` as the real binary: the files and the
-//! caBundle, and a server that comes up over TLS 1.3 with JSON logs and says why it is not ready.
+//! caBundle, and a server that comes up over TLS 1.3 with JSON logs, says why it is not ready,
+//! and becomes ready when a valid trust policy appears.
 //! (The provider's answers against a registry are in `tests/tests/provider.rs`, nv2-e2e.)
 
 use std::io::{BufRead, BufReader, Read, Write};
@@ -80,6 +81,7 @@ fn serve_starts_not_ready_without_a_trust_policy_and_says_why() {
     };
     let mut child = bin()
         .args(["serve", "--log-format", "json", "--engine", "native"])
+        .args(["--reload-interval", "100"])
         .args(["--addr", &format!("127.0.0.1:{port}")])
         .arg("--tls-cert")
         .arg(dir.path().join("tls.crt"))
@@ -104,12 +106,30 @@ fn serve_starts_not_ready_without_a_trust_policy_and_says_why() {
         }
     };
     let ready = get(port, &ca, "/readyz").unwrap();
+    // A valid policy written later is picked up by the reloader (every 100 ms here).
+    let policy = serde_json::json!({"version": "1.0", "trustPolicies": [{
+        "name": "later", "registryScopes": ["*"], "signatureVerification": {"level": "strict"},
+        "trustStores": ["ca:later"], "trustedIdentities": ["*"]}]});
+    std::fs::write(
+        dir.path().join("missing-trustpolicy.json"),
+        policy.to_string(),
+    )
+    .unwrap();
+    let started = Instant::now();
+    let reloaded = loop {
+        let text = get(port, &ca, "/readyz").unwrap();
+        if text.starts_with("HTTP/1.1 200") || started.elapsed() > Duration::from_secs(10) {
+            break text;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
     child.kill().unwrap();
     let _ = child.wait();
     assert!(health.starts_with("HTTP/1.1 200"), "{health}");
     assert!(health.ends_with("ok"), "{health}");
     assert!(ready.starts_with("HTTP/1.1 503"), "{ready}");
     assert!(ready.contains("missing-trustpolicy.json"), "{ready}");
+    assert!(reloaded.ends_with("ready"), "{reloaded}");
     // Every log line is one JSON object.
     let lines: Vec<String> = BufReader::new(child.stderr.take().unwrap())
         .lines()
@@ -122,4 +142,10 @@ fn serve_starts_not_ready_without_a_trust_policy_and_says_why() {
         assert!(v["level"].is_string(), "{line}");
     }
     assert!(lines.iter().any(|l| l.contains("serving")), "{lines:?}");
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("trust configuration loaded")),
+        "{lines:?}"
+    );
 }

@@ -542,3 +542,44 @@ fn a_registry_that_hangs_costs_its_own_key_within_the_limits() {
     assert!(items[0].1.contains("deadline"), "{}", items[0].1);
     drop(hang);
 }
+
+#[test]
+fn the_native_engine_gives_the_same_verdicts_as_policy_wasm() {
+    let w = World::new();
+    let wasm = w.options();
+    if wasm.sources.engine != Engine::Wasm {
+        println!("SKIPPED: dist/bundle.tar.gz is missing, nothing to compare with");
+        return;
+    }
+    let mut native = w.options();
+    native.sources.engine = Engine::Native;
+    let keys: Vec<String> = ["signed", "unsigned", "untrusted", "team"]
+        .iter()
+        .map(|t| w.key(t))
+        .collect();
+    let provider = |o| {
+        let _g = w.rt.enter();
+        Provider::new(o).unwrap()
+    };
+    let a = w.validate(&provider(wasm), &keys);
+    let b = w.validate(&provider(native), &keys);
+    let verdicts = |items: &[(Value, String)]| -> Vec<(Value, usize)> {
+        items
+            .iter()
+            .map(|(v, _)| {
+                (
+                    v["verified"].clone(),
+                    v["signatures"].as_array().unwrap().len(),
+                )
+            })
+            .collect()
+    };
+    assert_eq!(verdicts(&a), verdicts(&b));
+    assert_eq!(
+        verdicts(&a)
+            .iter()
+            .map(|(v, _)| v.clone())
+            .collect::<Vec<_>>(),
+        [json!(true), json!(false), json!(false), json!(false)]
+    );
+}
