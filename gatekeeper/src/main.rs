@@ -1,8 +1,10 @@
-//! `nv2-gatekeeper`: the `opa eval` and `opa test` experience for the notary policy without OPA
-//! (regorus evaluates the Rego; `policy.wasm` under wasmtime answers `data.notary.verify`), and
-//! `admit`, Gatekeeper's admission decision without a cluster (the ConstraintTemplate's Rego
-//! under regorus, `external_data` answered by the provider). The provider server comes with its
-//! own verb.
+//! `nv2-gatekeeper`: the Gatekeeper external-data provider (`serve`), its certificates
+//! (`certs`), `admit` (Gatekeeper's admission decision without a cluster: the ConstraintTemplate's
+//! Rego under regorus, `external_data` answered by the provider), and the `opa eval` and `opa
+//! test` experience for the notary policy without OPA (`policy`: regorus evaluates the Rego;
+//! `policy.wasm` under wasmtime answers `data.notary.verify`).
+
+mod serve_cli;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -30,6 +32,10 @@ enum Command {
     /// The notary Rego policy without OPA.
     #[command(subcommand)]
     Policy(PolicyCommand),
+    /// The Gatekeeper external-data provider over HTTPS (TLS 1.3).
+    Serve(Box<serve_cli::ServeArgs>),
+    /// Writes a CA and a serving certificate (ca.crt, tls.crt, tls.key) and prints the caBundle.
+    Certs(serve_cli::CertsArgs),
     /// Gatekeeper's decision for Pods and workloads without a cluster: prints `allowed` or the
     /// violations; exits 0 when every object is allowed, 1 when one is denied, 2 on errors.
     Admit(AdmitArgs),
@@ -169,6 +175,8 @@ fn admit(args: AdmitArgs) -> anyhow::Result<ExitCode> {
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
+        Command::Serve(args) => serve_cli::serve(*args),
+        Command::Certs(args) => serve_cli::certs(args),
         Command::Admit(args) => admit(args),
         Command::Policy(PolicyCommand::Eval {
             bundle,
