@@ -3,7 +3,8 @@
 //! provider behind [`ExternalData`].
 //!
 //! ```text
-//! Admission::new(Arc::new(HttpsProvider::new(url, ca_pem)?))?
+//! Admission::new(Arc::new(HttpsProvider::new(url, ca_pem)?))?    a provider over HTTPS
+//! Admission::new(Arc::new(InProcessProvider::new(options)?))?   or the provider in process
 //!   .review(&object_or_admission_review, &parameters)   one object: input.review + input.parameters
 //!   → Decision { allowed, violations }                  fail closed: any error is a denial
 //! ```
@@ -289,6 +290,10 @@ pub fn parameters_of(document: &Json) -> Json {
     }
     document.clone()
 }
+
+mod in_process;
+
+pub use in_process::InProcessProvider;
 
 #[cfg(test)]
 mod tests;

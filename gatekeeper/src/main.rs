@@ -11,8 +11,9 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
-use gatekeeper::admission::{self, Admission, HttpsProvider};
+use gatekeeper::admission::{self, Admission, ExternalData, HttpsProvider, InProcessProvider};
 use gatekeeper::bundle::{Bundle, VERIFY_ENTRYPOINT};
+use gatekeeper::provider::ProviderArgs;
 use gatekeeper::rego::{run_rego_tests, RegoPolicy, Verifier};
 use gatekeeper::PolicyModule;
 
@@ -50,17 +51,43 @@ struct AdmitArgs {
     /// gatekeeper/deploy/constraint.yaml) or a bare parameters document.
     #[arg(long)]
     parameters: Option<PathBuf>,
-    /// The provider's validate endpoint, as the Provider resource names it
-    /// (https://nv2-gatekeeper.NAMESPACE:8443/validate).
-    #[arg(long)]
-    provider: String,
-    /// The CA certificate (PEM) that signed the provider's serving certificate (its caBundle).
-    #[arg(long)]
-    provider_ca: PathBuf,
-    /// Timeout of the provider call, in seconds (Gatekeeper's default is 3).
-    #[arg(long, default_value_t = 3.0)]
-    timeout: f64,
+    /// A remote provider's validate endpoint, as the Provider resource names it
+    /// (https://nv2-gatekeeper.NAMESPACE:8443/validate). Without it the provider runs in this
+    /// process, configured by the trust and registry flags below (those of `serve`).
+    #[arg(long, requires = "provider_ca", conflicts_with_all = IN_PROCESS_FLAGS)]
+    provider: Option<String>,
+    /// The CA certificate (PEM) that signed the remote provider's serving certificate (its
+    /// caBundle).
+    #[arg(long, requires = "provider")]
+    provider_ca: Option<PathBuf>,
+    /// Timeout of the remote provider call, in seconds (Gatekeeper's default is 3).
+    #[arg(
+        long,
+        value_name = "SECONDS",
+        default_value_t = 3.0,
+        requires = "provider"
+    )]
+    provider_timeout: f64,
+    #[command(flatten)]
+    in_process: ProviderArgs,
 }
+
+/// The ids of [`ProviderArgs`]' flags: they configure the in-process provider and are refused
+/// beside `--provider`, where they would silently do nothing.
+const IN_PROCESS_FLAGS: [&str; 12] = [
+    "trust_policy",
+    "trust_store",
+    "namespace_policies",
+    "bundle",
+    "engine",
+    "docker_config",
+    "plain_http",
+    "cache_ttl",
+    "cache_size",
+    "timeout",
+    "registry_timeout",
+    "concurrency",
+];
 
 #[derive(Subcommand)]
 enum PolicyCommand {
@@ -140,11 +167,17 @@ fn admit(args: AdmitArgs) -> anyhow::Result<ExitCode> {
             }
         }
     };
-    let ca = std::fs::read(&args.provider_ca)
-        .map_err(|e| anyhow::anyhow!("reading {}: {e}", args.provider_ca.display()))?;
-    let timeout = std::time::Duration::try_from_secs_f64(args.timeout)?;
-    let provider = HttpsProvider::new(&args.provider, &ca, timeout)?;
-    let admission = Admission::new(Arc::new(provider))?;
+    let provider: Arc<dyn ExternalData> = match (&args.provider, &args.provider_ca) {
+        (Some(url), Some(ca_path)) => {
+            let ca = std::fs::read(ca_path)
+                .map_err(|e| anyhow::anyhow!("reading {}: {e}", ca_path.display()))?;
+            let timeout = std::time::Duration::try_from_secs_f64(args.provider_timeout)?;
+            Arc::new(HttpsProvider::new(url, &ca, timeout)?)
+        }
+        // clap requires both or neither.
+        _ => Arc::new(InProcessProvider::new(args.in_process.options()?)?),
+    };
+    let admission = Admission::new(provider)?;
     // Every document is read before any is judged: a typo in the last file is an error (2),
     // not a partial answer.
     let mut documents = Vec::new();

@@ -67,8 +67,18 @@ images contains image if {
 	not exempt_image(image)
 }
 
-# A set comprehension iterates in sorted order: the keys are deterministic.
-keys := [image | some image in images]
+# The key sent for an image. With the constraint parameter `namespacedKeys: true` it is
+# `[namespace]image` (Ratify's convention), so that the provider verifies under the namespace's
+# own trust policy (`--namespace-policies`); off by default so that a provider shared with other
+# templates sees plain image references. An object without a namespace sends the bare image.
+key_of(image) := sprintf("[%s]%s", [namespace, image]) if {
+	object.get(input, ["parameters", "namespacedKeys"], false) == true
+	is_string(namespace)
+	namespace != ""
+} else := image
+
+# Sorted: the keys (and so the provider's cache entries) are deterministic.
+keys := sort([key_of(image) | some image in images])
 
 # The one call for all images; undefined when there is nothing to verify.
 answer := external_data({"provider": provider, "keys": keys}) if count(keys) > 0
@@ -120,22 +130,25 @@ violation contains {"msg": msg} if {
 	msg := sprintf("image %s: the %s provider answered HTTP %v", [image, provider, status])
 }
 
+# Answers are keyed by what was sent: each image is looked up under its own key, so messages
+# name the image (never the `[namespace]` prefix) and an answer for a key not sent is ignored.
 violation contains {"msg": msg} if {
-	some image, message in key_errors
+	some image in images
+	message := key_errors[key_of(image)]
 	msg := sprintf("image %s: not verified: %v", [image, message])
 }
 
 violation contains {"msg": msg} if {
 	some image in images
 	system_error == ""
-	not reports[image]
-	not key_errors[image]
+	not reports[key_of(image)]
+	not key_errors[key_of(image)]
 	msg := sprintf("image %s: the %s provider sent no report for it (failing closed)", [image, provider])
 }
 
 violation contains {"msg": msg} if {
-	some image, report in reports
-	image in images
+	some image in images
+	report := reports[key_of(image)]
 	not verified(report)
 	msg := sprintf("image %s: not verified: %s", [image, reason(report)])
 }
