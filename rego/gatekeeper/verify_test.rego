@@ -170,26 +170,30 @@ namespaced_provider(request) := {
 # An echo of the keys sent, as the one error of the first key.
 keys_echo(request) := {"responses": [], "errors": [[request.keys[0], concat(",", request.keys)]], "status_code": 200, "system_error": ""}
 
-in_namespace(ns, images) := {"review": {
+in_namespace(ns, images, parameters) := {"review": {
 	"kind": {"group": "", "version": "v1", "kind": "Pod"},
 	"namespace": ns,
 	"object": {"kind": "Pod", "metadata": {"name": "p", "namespace": ns}, "spec": containers(images)},
-}, "parameters": {"namespacedKeys": true}}
+}, "parameters": parameters}
 
 test_namespaced_keys_carry_the_namespace_and_map_back_to_images if {
-	sent := {v.msg | some v in nv2verifiedimages.violation with input as in_namespace("team-a", ["r/b:1", "r/a:1"]) with external_data as keys_echo}
-	sent == {"image r/a:1: not verified: [team-a]r/a:1,[team-a]r/b:1"}
-	allowed := {v.msg | some v in nv2verifiedimages.violation with input as in_namespace("team-a", ["r/a:1"]) with external_data as namespaced_provider}
+	on := {"namespacedKeys": true}
+	sent := {v.msg | some v in nv2verifiedimages.violation with input as in_namespace("team-a", ["r/b:1", "r/a:1"], on) with external_data as keys_echo}
+	sent == {
+		"image r/a:1: not verified: [team-a]r/a:1,[team-a]r/b:1",
+		"image r/b:1: the nv2-verifier provider sent no report for it (failing closed)",
+	}
+	allowed := {v.msg | some v in nv2verifiedimages.violation with input as in_namespace("team-a", ["r/a:1"], on) with external_data as namespaced_provider}
 	count(allowed) == 0
-	denied := {v.msg | some v in nv2verifiedimages.violation with input as in_namespace("team-b", ["r/a:1"]) with external_data as namespaced_provider}
+	denied := {v.msg | some v in nv2verifiedimages.violation with input as in_namespace("team-b", ["r/a:1"], on) with external_data as namespaced_provider}
 	denied == {"image r/a:1: not verified: untrusted in this namespace"}
 }
 
 test_keys_are_bare_images_without_the_parameter if {
-	in_put := object.union(in_namespace("team-a", ["r/a:1"]), {"parameters": {}})
+	in_put := in_namespace("team-a", ["r/a:1"], {"namespacedKeys": false})
 	sent := {v.msg | some v in nv2verifiedimages.violation with input as in_put with external_data as keys_echo}
 	sent == {"image r/a:1: not verified: r/a:1"}
 	# Without the prefix the provider cannot pick the namespace's policy.
-	missing := {v.msg | some v in nv2verifiedimages.violation with input as in_put with external_data as namespaced_provider}
-	missing == {"image r/a:1: not verified: untrusted in this namespace"}
+	denied := {v.msg | some v in nv2verifiedimages.violation with input as in_put with external_data as namespaced_provider}
+	denied == {"image r/a:1: not verified: untrusted in this namespace"}
 }
