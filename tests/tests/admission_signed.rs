@@ -148,10 +148,10 @@ fn engines() -> Vec<Engine> {
     }
 }
 
-fn pod(namespace: &str, images: &[String]) -> Value {
+fn pod<S: AsRef<str>>(namespace: &str, images: &[S]) -> Value {
     json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p", "namespace": namespace},
         "spec": {"containers": images.iter().enumerate()
-            .map(|(i, image)| json!({"name": format!("c{i}"), "image": image})).collect::<Vec<_>>()}})
+            .map(|(i, image)| json!({"name": format!("c{i}"), "image": image.as_ref()})).collect::<Vec<_>>()}})
 }
 
 /// The one violation of a denied decision, checked to name `image` and say it is not verified.
@@ -172,21 +172,17 @@ fn signed_images_are_admitted_and_every_other_kind_refused() {
     let params = json!({"namespacedKeys": true});
     for engine in engines() {
         let admission = w.admission(engine);
-        let decide = |images: &[String]| {
+        let decide = |images: &[&str]| {
             admission
                 .review(&pod("apps", images), &params)
                 .expect("evaluates")
                 .violations
         };
         let signed = w.image("signed");
-        assert_eq!(
-            decide(&[signed.clone()]),
-            Vec::<String>::new(),
-            "{engine:?}"
-        );
+        assert_eq!(decide(&[&signed]), Vec::<String>::new(), "{engine:?}");
 
         let unsigned = w.image("unsigned");
-        let why = the_denial(&decide(&[unsigned.clone()]), &unsigned);
+        let why = the_denial(&decide(&[&unsigned]), &unsigned);
         assert!(
             why.ends_with("the artifact has no signature"),
             "{engine:?}: {why}"
@@ -205,7 +201,7 @@ fn signed_images_are_admitted_and_every_other_kind_refused() {
             ),
         ] {
             let image = w.image(tag);
-            let why = the_denial(&decide(&[image.clone()]), &image);
+            let why = the_denial(&decide(&[&image]), &image);
             assert!(
                 why.contains(": sha256:") && why.contains(reason),
                 "{engine:?} {tag}: {why}"
@@ -213,12 +209,12 @@ fn signed_images_are_admitted_and_every_other_kind_refused() {
         }
 
         // One signed and one unsigned container: the unsigned one, and only it, is named.
-        let both = decide(&[signed.clone(), unsigned.clone()]);
+        let both = decide(&[&signed, &unsigned]);
         the_denial(&both, &unsigned);
 
         // A registry that is not there: denied, naming the image (fail closed).
         let gone = "127.0.0.1:1/app:gone".to_string();
-        let why = the_denial(&decide(&[gone.clone()]), &gone);
+        let why = the_denial(&decide(&[&gone]), &gone);
         assert!(why.contains("127.0.0.1:1"), "{why}");
     }
 }
