@@ -1,4 +1,5 @@
-//! What the benchmark binaries share: the median, minimum and maximum of repeated runs.
+//! What the benchmark binaries share: the median, 99th percentile, minimum and maximum of
+//! repeated runs.
 
 use std::time::{Duration, Instant};
 
@@ -6,6 +7,9 @@ use std::time::{Duration, Instant};
 #[derive(Debug, Clone, Copy)]
 pub struct Stats {
     pub median: Duration,
+    /// The nearest-rank 99th percentile: with fewer than 100 samples, the largest but
+    /// `len / 100` of them (so the maximum below 100).
+    pub p99: Duration,
     pub min: Duration,
     pub max: Duration,
 }
@@ -17,6 +21,7 @@ impl Stats {
         samples.sort();
         Stats {
             median: samples[samples.len() / 2],
+            p99: samples[(samples.len() * 99).div_ceil(100) - 1],
             min: samples[0],
             max: samples[samples.len() - 1],
         }
@@ -55,5 +60,8 @@ mod tests {
             )
         );
         assert_eq!(Stats::of(ms(&[4, 2])).median, Duration::from_millis(4));
+        assert_eq!(s.p99, Duration::from_millis(9));
+        let hundred = Stats::of((1..=200).map(Duration::from_millis).collect());
+        assert_eq!(hundred.p99, Duration::from_millis(198));
     }
 }
