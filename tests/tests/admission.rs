@@ -233,6 +233,39 @@ fn the_provider_deployment_is_complete() {
     assert_eq!(policy["version"], "1.0");
     let args = &find("Deployment")["spec"]["template"]["spec"]["containers"][0]["args"];
     assert_eq!(args[0], "serve");
+    // The arguments are ones `nv2-gatekeeper` takes: run with them (its files are absent here),
+    // it fails on a file, not on its command line.
+    let Some(binary) = admit_binary() else {
+        println!("SKIPPED: nv2-gatekeeper is not built (cargo build -p gatekeeper)");
+        return;
+    };
+    let args: Vec<&str> = args
+        .as_array()
+        .expect("args is a list")
+        .iter()
+        .map(|a| a.as_str().expect("each arg is a string"))
+        .collect();
+    let mut child = std::process::Command::new(binary)
+        .args(&args)
+        .env("NV2_CONFIG_DIR", "/nonexistent/nv2-config")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while child.try_wait().unwrap().is_none() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "serve started with the deployment's arguments and absent files"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    for usage in ["Usage:", "invalid value", "unexpected argument"] {
+        assert!(!stderr.contains(usage), "{args:?}: {stderr}");
+    }
 }
 
 // ---- admission against a stand-in provider over HTTPS ----
