@@ -419,15 +419,8 @@ impl Repository {
 
     /// Deletes a blob.
     pub async fn delete_blob(&self, digest: &Digest) -> Result<()> {
-        let what = format!("delete blob {digest} from {}/{}", self.registry, self.name);
-        let url = self.url(&format!("blobs/{digest}"));
-        let response = self
-            .send(true, &what, || Ok(self.request(Method::DELETE, &url)))
-            .await?;
-        if !response.status().is_success() {
-            return Err(status_error(&what, &self.registry, response).await);
-        }
-        Ok(())
+        self.delete("blob", &format!("blobs/{digest}"), digest)
+            .await
     }
 }
 

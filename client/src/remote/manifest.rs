@@ -171,18 +171,8 @@ impl Repository {
 
     /// Deletes a manifest by digest.
     pub async fn delete_manifest(&self, digest: &Digest) -> Result<()> {
-        let what = format!(
-            "delete manifest {digest} from {}/{}",
-            self.registry, self.name
-        );
-        let url = self.url(&format!("manifests/{digest}"));
-        let response = self
-            .send(true, &what, || Ok(self.request(Method::DELETE, &url)))
-            .await?;
-        if !response.status().is_success() {
-            return Err(status_error(&what, &self.registry, response).await);
-        }
-        Ok(())
+        self.delete("manifest", &format!("manifests/{digest}"), digest)
+            .await
     }
 }
 

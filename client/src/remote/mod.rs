@@ -27,7 +27,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
-use oci_model::Reference;
+use oci_model::{Digest, Reference};
 use reqwest::header::{HeaderMap, AUTHORIZATION, WWW_AUTHENTICATE};
 use reqwest::{Method, RequestBuilder, Response, StatusCode};
 
@@ -458,6 +458,22 @@ impl Repository {
         self.client
             .send(&self.registry, &self.scopes(push), what, build)
             .await
+    }
+
+    /// `DELETE /v2/<name>/<rest>` of a `kind` (blob, manifest) named by `digest`.
+    async fn delete(&self, kind: &str, rest: &str, digest: &Digest) -> Result<()> {
+        let what = format!(
+            "delete {kind} {digest} from {}/{}",
+            self.registry, self.name
+        );
+        let url = self.url(rest);
+        let response = self
+            .send(true, &what, || Ok(self.request(Method::DELETE, &url)))
+            .await?;
+        if !response.status().is_success() {
+            return Err(status_error(&what, &self.registry, response).await);
+        }
+        Ok(())
     }
 
     fn request(&self, method: Method, url: &str) -> RequestBuilder {
