@@ -29,7 +29,8 @@ pub struct ServeArgs {
     /// Require client certificates issued by this CA (PEM): Gatekeeper's mTLS.
     #[arg(long)]
     client_ca: Option<PathBuf>,
-    /// `text` or `json` (one object per line).
+    /// Log lines on stderr: `text` (colour only on a terminal) or `json` (one object per line,
+    /// for log collectors). Levels come from RUST_LOG (default `info`).
     #[arg(long, value_enum, default_value_t = LogFormat::Text)]
     log_format: LogFormat,
     /// How often the trust configuration and bundle are checked for changes, in milliseconds.
@@ -57,7 +58,9 @@ fn init_logging(format: LogFormat) {
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+        .with_writer(std::io::stderr)
+        // Escape sequences only where a person reads them, not in a log file or collector.
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
     match format {
         LogFormat::Json => builder.json().init(),
         LogFormat::Text => builder.init(),
@@ -71,7 +74,12 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         .build()?;
     runtime.block_on(async move {
         let tls = server::tls_config(&args.tls_cert, &args.tls_key, args.client_ca.as_deref())?;
-        let provider = Provider::new(args.provider.options()?)?;
+        let options = args.provider.options()?;
+        let listener = tokio::net::TcpListener::bind(args.addr).await?;
+        // The first log line says where it listens; what the provider loads follows it.
+        let addr = listener.local_addr()?;
+        tracing::info!(%addr, "serving on https://{addr}");
+        let provider = Provider::new(options)?;
         if let Err(e) = provider.ready() {
             tracing::error!(error = %e, "starting not ready");
         }
@@ -79,8 +87,6 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
             provider.clone(),
             Duration::from_millis(args.reload_interval.max(100)),
         );
-        let listener = tokio::net::TcpListener::bind(args.addr).await?;
-        tracing::info!(addr = %listener.local_addr()?, "serving");
         tokio::select! {
             r = server::serve(listener, tls, server::app(provider)) => r?,
             _ = tokio::signal::ctrl_c() => tracing::info!("stopping"),

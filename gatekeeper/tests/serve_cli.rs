@@ -136,6 +136,11 @@ fn serve_starts_not_ready_without_a_trust_policy_and_says_why() {
         .map(Result::unwrap)
         .collect();
     assert!(!lines.is_empty());
+    // The first line says where it listens.
+    assert!(
+        lines[0].contains(&format!("serving on https://127.0.0.1:{port}")),
+        "{lines:?}"
+    );
     for line in &lines {
         let v: serde_json::Value =
             serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}"));
@@ -147,5 +152,56 @@ fn serve_starts_not_ready_without_a_trust_policy_and_says_why() {
             .iter()
             .any(|l| l.contains("trust configuration loaded")),
         "{lines:?}"
+    );
+}
+
+#[test]
+fn text_logs_into_a_file_carry_no_escape_codes_and_start_with_the_address() {
+    let dir = tempfile::tempdir().unwrap();
+    let status = bin()
+        .args(["certs", "--out"])
+        .arg(dir.path())
+        .args(["--dns", "nv2.test"])
+        .output()
+        .unwrap()
+        .status;
+    assert!(status.success());
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let log = std::fs::File::create(dir.path().join("serve.log")).unwrap();
+    let mut child = bin()
+        .args(["serve", "--engine", "native"])
+        .args(["--addr", &format!("127.0.0.1:{port}")])
+        .arg("--tls-cert")
+        .arg(dir.path().join("tls.crt"))
+        .arg("--tls-key")
+        .arg(dir.path().join("tls.key"))
+        .arg("--trust-policy")
+        .arg(dir.path().join("missing-trustpolicy.json"))
+        .arg("--trust-store")
+        .arg(dir.path().join("truststore"))
+        .env_remove("RUST_LOG")
+        .stderr(log)
+        .spawn()
+        .unwrap();
+    let ca = dir.path().join("ca.crt");
+    let started = Instant::now();
+    while get(port, &ca, "/healthz").is_err() {
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "serve did not come up"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    child.kill().unwrap();
+    let _ = child.wait();
+    let text = std::fs::read_to_string(dir.path().join("serve.log")).unwrap();
+    assert!(!text.contains('\x1b'), "escape codes in a file: {text:?}");
+    let first = text.lines().next().unwrap_or_default();
+    assert!(
+        first.contains("INFO") && first.contains(&format!("serving on https://127.0.0.1:{port}")),
+        "{text}"
     );
 }

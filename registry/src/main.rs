@@ -1,8 +1,7 @@
 //! `nv2-registry`: the command line. `serve` runs the registry; `htpasswd`
 //! prints a bcrypt entry for an htpasswd file.
 
-use std::io::{BufRead, Write};
-use std::net::SocketAddr;
+use std::io::{BufRead, IsTerminal, Write};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -20,6 +19,16 @@ use nv2_registry::{app, AppState, Config, FsOptions, FsStorage, Htpasswd, Storag
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
+    /// Log lines on stderr: `text` (colour only on a terminal) or `json` (one object per line,
+    /// for log collectors). Levels come from RUST_LOG (default `info`).
+    #[arg(long, global = true, env = "NV2_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
 }
 
 #[derive(Subcommand)]
@@ -40,9 +49,10 @@ struct ServeArgs {
     /// Storage root directory (created if missing).
     #[arg(long, env = "NV2_REGISTRY_ROOT", default_value = "./nv2-registry-data")]
     root: PathBuf,
-    /// Address to listen on; port 0 picks a free port (printed on stdout).
+    /// Address to listen on, HOST:PORT (a name such as localhost is resolved); port 0 picks a
+    /// free port (printed on stdout).
     #[arg(long, env = "NV2_REGISTRY_ADDR", default_value = "127.0.0.1:5000")]
-    addr: SocketAddr,
+    addr: String,
     /// htpasswd file with bcrypt entries: enables basic authentication.
     #[arg(long)]
     htpasswd: Option<PathBuf>,
@@ -97,14 +107,8 @@ impl Default for ServeArgs {
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "info,tower_http=warn".into()),
-        )
-        .with_writer(std::io::stderr)
-        .init();
     let cli = Cli::parse();
+    init_logging(cli.log_format);
     match cli.command.unwrap_or(Command::Serve(ServeArgs::default())) {
         Command::Htpasswd { user, cost } => {
             let mut pw = String::new();
@@ -120,6 +124,21 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
 }
 
+/// Escape sequences only where a person reads them: a log file or collector gets plain text.
+fn init_logging(format: LogFormat) {
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info,tower_http=warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal());
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}
+
 async fn serve(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
     let config = Config {
         max_blob_bytes: args.max_blob_size,
@@ -132,9 +151,6 @@ async fn serve(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
         anonymous_read: args.anonymous_read,
         ..Config::default()
     };
-    if args.unsafe_no_fsync {
-        tracing::warn!("--unsafe-no-fsync: acknowledged writes may be lost on power failure");
-    }
     let opts = FsOptions {
         max_blob_bytes: args.max_blob_size,
         fsync: !args.unsafe_no_fsync,
@@ -163,7 +179,8 @@ async fn serve(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
     });
 
     let router = app(state);
-    let listener = std::net::TcpListener::bind(args.addr)?;
+    let listener = std::net::TcpListener::bind(&args.addr)
+        .map_err(|e| format!("listening on {}: {e}", args.addr))?;
     listener.set_nonblocking(true)?;
     let local = listener.local_addr()?;
     let scheme = if args.tls_cert.is_some() {
@@ -174,7 +191,11 @@ async fn serve(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
     // Tests and scripts read this line to learn the port.
     println!("nv2-registry listening on {scheme}://{local}");
     std::io::stdout().flush()?;
-    tracing::info!(root = %args.root.display(), %local, "serving");
+    // The first log line says where it listens; warnings about the setup follow it.
+    tracing::info!(root = %args.root.display(), %local, "serving on {scheme}://{local}");
+    if args.unsafe_no_fsync {
+        tracing::warn!("--unsafe-no-fsync: acknowledged writes may be lost on power failure");
+    }
 
     // TCP_NODELAY on every connection: otherwise a response's last small segment waits for the
     // client's delayed ACK (Nagle), a stall of tens of milliseconds that Go clients (OPA's

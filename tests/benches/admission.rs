@@ -52,6 +52,10 @@ use serde_json::{json, Value};
 
 const RUNS: usize = 101;
 const SIZES: [usize; 3] = [1, 5, 20];
+/// Concurrent callers in the throughput rows, each with its own kept-alive connection.
+const CALLERS: usize = 32;
+/// Requests per caller in the throughput rows.
+const CALLS_EACH: usize = 25;
 
 fn ms(d: Duration) -> String {
     format!("{:.2}", d.as_secs_f64() * 1e3)
@@ -166,7 +170,7 @@ fn main() {
     }
     println!("| engine | cache | images | provider p50 | provider p99 | decision p50 | decision p99 | of 3 s |");
     println!("|--------|-------|-------:|-------------:|-------------:|-------------:|-------------:|-------:|");
-    for engine in engines {
+    for &engine in &engines {
         for (cache, ttl) in [("cold", Duration::ZERO), ("warm", Duration::from_secs(300))] {
             let url = start(&rt, &w, &certs_dir, engine, ttl);
             let https = Arc::new(
@@ -202,4 +206,81 @@ fn main() {
         }
     }
     println!("({RUNS} runs per cell after one warm-up; milliseconds)");
+    println!();
+    println!("| engine | cache | images | callers | requests/s | p50 | p99 |");
+    println!("|--------|-------|-------:|--------:|-----------:|----:|----:|");
+    for &engine in &engines {
+        for (cache, ttl) in [("cold", Duration::ZERO), ("warm", Duration::from_secs(300))] {
+            let url = start(&rt, &w, &certs_dir, engine, ttl);
+            for n in [1, 5] {
+                let t = throughput(&url, certs.ca_pem.as_bytes(), &w.images, n);
+                println!(
+                    "| {engine:?} | {cache} | {n} | {CALLERS} | {:.0} | {} | {} |",
+                    t.per_second,
+                    ms(t.latency.median),
+                    ms(t.latency.p99)
+                );
+            }
+        }
+    }
+    println!("({CALLERS} callers x {CALLS_EACH} requests after one warm-up each; p50/p99 per request, ms)");
+}
+
+struct Throughput {
+    per_second: f64,
+    latency: Stats,
+}
+
+/// `CALLERS` threads, each with its own connection, sending `CALLS_EACH` requests of `n` images
+/// at once; caller `i` starts at image `i` so that concurrent callers mostly ask for different
+/// images (identical keys would be collapsed by the provider's singleflight, flattering cold).
+fn throughput(url: &str, ca_pem: &[u8], images: &[String], n: usize) -> Throughput {
+    let callers: Vec<HttpsProvider> = (0..CALLERS)
+        .map(|_| HttpsProvider::new(url, ca_pem, Duration::from_secs(30)).unwrap())
+        .collect();
+    let keys_of = |i: usize| -> Vec<String> {
+        (0..n)
+            .map(|k| images[(i + k) % images.len()].clone())
+            .collect()
+    };
+    for (i, caller) in callers.iter().enumerate() {
+        caller.call("nv2-verifier", &keys_of(i));
+    }
+    let barrier = std::sync::Barrier::new(CALLERS + 1);
+    let (samples, elapsed) = std::thread::scope(|scope| {
+        let threads: Vec<_> = callers
+            .iter()
+            .enumerate()
+            .map(|(i, caller)| {
+                let keys = keys_of(i);
+                let barrier = &barrier;
+                scope.spawn(move || {
+                    barrier.wait();
+                    (0..CALLS_EACH)
+                        .map(|_| {
+                            let started = Instant::now();
+                            let answer = caller.call("nv2-verifier", &keys);
+                            assert_eq!(
+                                answer["responses"].as_array().map(Vec::len),
+                                Some(n),
+                                "{answer}"
+                            );
+                            started.elapsed()
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        barrier.wait();
+        let started = Instant::now();
+        let samples: Vec<Duration> = threads
+            .into_iter()
+            .flat_map(|t| t.join().unwrap())
+            .collect();
+        (samples, started.elapsed())
+    });
+    Throughput {
+        per_second: samples.len() as f64 / elapsed.as_secs_f64(),
+        latency: Stats::of(samples),
+    }
 }

@@ -231,8 +231,30 @@ fn the_provider_deployment_is_complete() {
     )
     .expect("the trust policy is JSON");
     assert_eq!(policy["version"], "1.0");
-    let args = &find("Deployment")["spec"]["template"]["spec"]["containers"][0]["args"];
+    let pod = &find("Deployment")["spec"]["template"]["spec"];
+    let args = &pod["containers"][0]["args"];
     assert_eq!(args[0], "serve");
+    // The per-namespace trust policies are a ConfigMap mounted where the flag points.
+    let ns_flag = "--namespace-policies=/etc/nv2/namespace-policies";
+    assert!(
+        args.as_array().unwrap().iter().any(|a| a == ns_flag),
+        "{args}"
+    );
+    assert!(docs
+        .iter()
+        .any(|d| d["kind"] == "ConfigMap" && d["metadata"]["name"] == "nv2-namespace-policies"));
+    let mounts = pod["containers"][0]["volumeMounts"].as_array().unwrap();
+    let mount = mounts
+        .iter()
+        .find(|m| m["mountPath"] == "/etc/nv2/namespace-policies")
+        .expect("the namespace policies are mounted");
+    let volume = pod["volumes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["name"] == mount["name"])
+        .expect("the mount has a volume");
+    assert_eq!(volume["configMap"]["name"], "nv2-namespace-policies");
     // The arguments are ones `nv2-gatekeeper` takes: run with them (its files are absent here),
     // it fails on a file, not on its command line.
     let Some(binary) = admit_binary() else {

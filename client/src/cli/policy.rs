@@ -20,6 +20,21 @@ pub enum PolicyCommand {
     /// Write a strict starter policy: one statement NAME for the scopes, trusting the stores and
     /// any identity they certify. Refuses to replace an existing policy without --force.
     Init(InitArgs),
+    /// Print what the OPA bundle reads at `data.notary.config`: this trust policy, the
+    /// certificates of every trust store it names, and the registries reached over plain HTTP.
+    /// `opa eval -b dist/bundle.tar.gz -d FILE …` takes it as written.
+    OpaConfig(OpaConfigArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct OpaConfigArgs {
+    /// A registry (`HOST[:PORT]`) that the policy reaches over plain HTTP; repeatable.
+    #[arg(long = "plain-http", value_name = "HOST[:PORT]")]
+    pub plain_http: Vec<String>,
+    /// The bare configuration (for OPA's Data API: `PUT /v1/data/notary/config`), not wrapped
+    /// in `{"notary": {"config": …}}`.
+    #[arg(long)]
+    pub bare: bool,
 }
 
 #[derive(Debug, Args)]
@@ -79,6 +94,43 @@ pub fn run(command: PolicyCommand) -> anyhow::Result<ExitCode> {
             write_atomic(&target, &bytes)?;
             println!("Trust policy {} written to {}", args.name, target.display());
         }
+        PolicyCommand::OpaConfig(args) => {
+            let config = opa_config(&config, &args.plain_http)?;
+            let config = if args.bare {
+                config
+            } else {
+                serde_json::json!({"notary": {"config": config}})
+            };
+            println!("{}", serde_json::to_string_pretty(&config)?);
+        }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The bundle's configuration from the files `nv2 verify` reads: the policy as written (so what
+/// OPA verifies under is byte for byte what nv2 does) and each store it names, once.
+fn opa_config(config: &ConfigDir, plain_http: &[String]) -> anyhow::Result<serde_json::Value> {
+    use serde_json::{json, Map, Value};
+    let target = config.trust_policy();
+    let document = load_policy(&target)?;
+    let policies = document
+        .validate()
+        .map_err(|e| anyhow::anyhow!("{}: {e}", target.display()))?;
+    let written: Value = serde_json::from_slice(
+        &std::fs::read(&target).with_context(|| format!("reading {}", target.display()))?,
+    )?;
+    let store_dir = config.trust_store();
+    let mut stores = Map::new();
+    for store in policies.iter().flat_map(|p| &p.trust_stores) {
+        let key = store.key();
+        if !stores.contains_key(&key) {
+            let pems = store_dir.load_store(&key)?;
+            stores.insert(key, serde_json::to_value(pems)?);
+        }
+    }
+    let registries: Map<String, Value> = plain_http
+        .iter()
+        .map(|host| (host.clone(), json!({"scheme": "http"})))
+        .collect();
+    Ok(json!({"trustPolicy": written, "trustStores": stores, "registries": registries}))
 }
