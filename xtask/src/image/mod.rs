@@ -19,16 +19,18 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
-use nv2_client::image::{build, BuiltImage, Entry, ImageSpec, Rootfs};
+mod elf;
+mod metadata;
+
+use nv2_client::image::{build, BuiltImage, Entry, Rootfs};
 use nv2_client::layout::Layout;
 use serde_json::json;
 
 use crate::workspace_root;
+use elf::{elf_interpreter, shared_libraries};
+use metadata::Metadata;
 
-/// Where the image says its source lives (override: `NV2_IMAGE_SOURCE`).
-const SOURCE: &str = "https://github.com/notaryproject/nv2";
 /// The unprivileged user the registry runs as (distroless's `nonroot`).
 const UID: u64 = 65532;
 const DATA_DIR: &str = "/var/lib/nv2-registry";
@@ -211,157 +213,6 @@ fn write(
     Ok(())
 }
 
-/// What the annotations say, read from the workspace and git.
-struct Metadata {
-    version: String,
-    revision: String,
-    license: String,
-    created: u64,
-}
-
-impl Metadata {
-    fn read(root: &Path) -> Result<Metadata, String> {
-        let text = |p: &str| std::fs::read_to_string(root.join(p)).map_err(|e| format!("{p}: {e}"));
-        let version = toml_string(&text("registry/Cargo.toml")?, "version")
-            .ok_or("registry/Cargo.toml has no version")?;
-        let license =
-            toml_string(&text("Cargo.toml")?, "license").ok_or("Cargo.toml has no license")?;
-        let revision = git(root, &["rev-parse", "HEAD"]).unwrap_or_else(|| "unknown".into());
-        let created = match std::env::var("SOURCE_DATE_EPOCH") {
-            Ok(s) => s
-                .trim()
-                .parse()
-                .map_err(|_| format!("SOURCE_DATE_EPOCH={s:?} is not a number"))?,
-            // Outside git and without SOURCE_DATE_EPOCH: the epoch, still fixed.
-            Err(_) => git(root, &["log", "-1", "--format=%ct", "HEAD"])
-                .and_then(|s| s.parse().ok())
-                .unwrap_or(0),
-        };
-        Ok(Metadata {
-            version,
-            revision,
-            license,
-            created,
-        })
-    }
-
-    fn spec(&self, config: serde_json::Value, created_by: &str) -> ImageSpec {
-        let created = verifier_time(self.created);
-        let oci = |k: &str| format!("org.opencontainers.image.{k}");
-        let source = std::env::var("NV2_IMAGE_SOURCE").unwrap_or_else(|_| SOURCE.into());
-        ImageSpec {
-            architecture: goarch().into(),
-            os: "linux".into(),
-            created: self.created,
-            config,
-            annotations: BTreeMap::from([
-                (oci("source"), source),
-                (oci("version"), self.version.clone()),
-                (oci("revision"), self.revision.clone()),
-                (oci("created"), created),
-                (oci("licenses"), self.license.clone()),
-            ]),
-            created_by: created_by.into(),
-        }
-    }
-}
-
-/// The RFC 3339 spelling the builder also writes into the config.
-fn verifier_time(secs: u64) -> String {
-    nv2_client::image::build::rfc3339(secs).unwrap_or_else(|| "1970-01-01T00:00:00Z".into())
-}
-
-/// The first `key = "value"` line (the package's, or `[workspace.package]`'s).
-fn toml_string(text: &str, key: &str) -> Option<String> {
-    text.lines().find_map(|line| {
-        let (k, v) = line.split_once('=')?;
-        (k.trim() == key).then(|| v.trim().trim_matches('"').to_string())
-    })
-}
-
-fn git(root: &Path, args: &[&str]) -> Option<String> {
-    let out = Command::new("git")
-        .arg("-C")
-        .arg(root)
-        .args(args)
-        .output()
-        .ok()?;
-    out.status
-        .success()
-        .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
-}
-
 fn target_dir(root: &Path) -> PathBuf {
     std::env::var_os("CARGO_TARGET_DIR").map_or(root.join("target"), PathBuf::from)
-}
-
-/// The image platform's name for this machine's architecture (the binary is built for it).
-fn goarch() -> &'static str {
-    match std::env::consts::ARCH {
-        "x86_64" => "amd64",
-        "aarch64" => "arm64",
-        other => other,
-    }
-}
-
-/// The `PT_INTERP` path of a 64-bit little-endian ELF file: `None` for a static binary.
-pub fn elf_interpreter(bytes: &[u8]) -> Result<Option<String>, String> {
-    let u = |at: usize, n: usize| -> Result<u64, String> {
-        let b = bytes.get(at..at + n).ok_or("truncated ELF file")?;
-        Ok(b.iter().rev().fold(0u64, |acc, &x| (acc << 8) | x as u64))
-    };
-    if bytes.get(..6) != Some(b"\x7fELF\x02\x01") {
-        return Err("not a 64-bit little-endian ELF file".into());
-    }
-    let (phoff, phentsize, phnum) = (
-        u(0x20, 8)? as usize,
-        u(0x36, 2)? as usize,
-        u(0x38, 2)? as usize,
-    );
-    for i in 0..phnum {
-        let ph = phoff + i * phentsize;
-        if u(ph, 4)? == 3 {
-            let (off, size) = (u(ph + 8, 8)? as usize, u(ph + 32, 8)? as usize);
-            let raw = bytes
-                .get(off..off + size)
-                .ok_or("PT_INTERP outside the file")?;
-            return Ok(Some(
-                String::from_utf8_lossy(raw)
-                    .trim_end_matches('\0')
-                    .to_string(),
-            ));
-        }
-    }
-    Ok(None)
-}
-
-/// The glibc fallback: the libraries `ldd` resolves, and the loader at the path the binary
-/// names (files are copied, links followed, so that the image holds no dangling link).
-fn shared_libraries(binary: &Path, loader: &str) -> Result<Vec<PathBuf>, String> {
-    let out = Command::new("ldd")
-        .arg(binary)
-        .output()
-        .map_err(|e| format!("ldd: {e}"))?;
-    if !out.status.success() {
-        return Err(format!(
-            "ldd {}: {}",
-            binary.display(),
-            String::from_utf8_lossy(&out.stderr)
-        ));
-    }
-    let mut libs: Vec<PathBuf> = String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter_map(|l| {
-            l.split("=>")
-                .nth(1)?
-                .split_whitespace()
-                .next()
-                .map(PathBuf::from)
-        })
-        .filter(|p| p.is_absolute())
-        .collect();
-    libs.push(PathBuf::from(loader));
-    libs.sort();
-    libs.dedup();
-    Ok(libs)
 }
