@@ -8,6 +8,7 @@
 //!                                     `ldd` names, the dynamic loader at its own path)
 //! /etc/passwd, /etc/group             nonroot, uid/gid 65532
 //! /var/lib/nv2-registry/              the data volume, owned by nonroot
+//! /home/nonroot/                      nonroot's home (what /etc/passwd names)
 //! /tmp/                               1777
 //! ```
 //!
