@@ -9,13 +9,15 @@ TARGET_DIR := $(or $(CARGO_TARGET_DIR),target)
 WASM_TARGET := wasm32-unknown-unknown
 WASM_DEBIAN := RUSTC=/usr/bin/rustc RUSTC_BOOTSTRAP=1 RUSTFLAGS="-C linker=/usr/lib/llvm-19/bin/wasm-ld" /usr/bin/cargo
 
-.PHONY: help setup build bundle config-bundle test test-rust test-wasm-nostd demo bench install-plugin clean
+.PHONY: help setup build bundle config-bundle image image-push test test-rust test-wasm-nostd demo bench install-plugin clean
 
 help:
 	@echo "make demo   - the whole flow: registry, build-sign-push with docker generate, discover, verify, OPA, Gatekeeper admission"
 	@echo "make test   - every test: unit, cross-crate, interop, notation vectors, no_std wasm build"
 	@echo "make bench  - benchmarks (verifier criterion bench beside openssl speed)"
 	@echo "make bundle - build policy.wasm and the OPA bundle (dist/bundle/, dist/bundle.tar.gz)"
+	@echo "make image  - the registry's OCI image, no Docker engine (dist/image/, dist/nv2-registry.tar)"
+	@echo "make image-push REGISTRY=host:port/repo:tag [NV2_FLAGS=--plain-http] - push it by digest, sign, tag"
 	@echo "make config-bundle CONFIG=config.json - the configuration as a bundle (dist/config-bundle.tar.gz)"
 	@echo "make install-plugin - build docker-generate and put it in docker's cli-plugins folder (docker generate …)"
 	@echo "make setup  - install what the build and tests need (idempotent; every target runs it)"
@@ -36,8 +38,35 @@ config-bundle:
 	@test -n "$(CONFIG)" || { echo "usage: make config-bundle CONFIG=config.json"; exit 2; }
 	$(CARGO) run -q -p xtask -- config-bundle "$(CONFIG)"
 
-# bundle first: the wasm host, the npm OPA host and the Rego tests load dist/bundle/policy.wasm.
-test: setup bundle test-rust test-wasm-nostd
+# The registry's image: a static musl release binary (the glibc one plus its libraries when the
+# musl target is missing) packed by the xtask; it prints the digest and writes dist/image.digest.
+MUSL_TARGET := x86_64-unknown-linux-musl
+image: setup
+	@if rustup target list --installed 2>/dev/null | grep -q '^$(MUSL_TARGET)$$'; then \
+	  $(CARGO) build --release -p nv2-registry --target $(MUSL_TARGET) \
+	  && $(CARGO) run -q -p xtask -- image --binary $(TARGET_DIR)/$(MUSL_TARGET)/release/nv2-registry; \
+	else \
+	  echo "make image: no $(MUSL_TARGET) target: packing the glibc binary and its libraries"; \
+	  $(CARGO) build --release -p nv2-registry \
+	  && $(CARGO) run -q -p xtask -- image --binary $(TARGET_DIR)/release/nv2-registry; \
+	fi
+
+# Push by digest, sign that digest with the default signing key, and only then move the tag
+# (REGISTRY without a tag: latest). NV2_FLAGS goes to every nv2 call (--plain-http, -u …).
+image-push: image
+	@test -n "$(REGISTRY)" || { echo "usage: make image-push REGISTRY=host:port/repo:tag [NV2_FLAGS=--plain-http]"; exit 2; }
+	$(CARGO) build --release -p nv2-client --bin nv2
+	@set -euo pipefail; nv2=$(TARGET_DIR)/release/nv2; digest=$$(cat dist/image.digest); \
+	repo="$(REGISTRY)"; tag=latest; last="$${repo##*/}"; \
+	if [[ "$$last" == *:* ]]; then tag="$${last##*:}"; repo="$${repo%:*}"; fi; \
+	$$nv2 copy $(NV2_FLAGS) --from-oci-layout "dist/image@$$digest" "$$repo@$$digest"; \
+	$$nv2 sign $(NV2_FLAGS) "$$repo@$$digest"; \
+	$$nv2 tag $(NV2_FLAGS) "$$repo@$$digest" "$$tag"; \
+	echo "make image-push: $$repo:$$tag is $$digest (signed)"
+
+# bundle first: the wasm host, the npm OPA host and the Rego tests load dist/bundle/policy.wasm;
+# image too: tests/tests/registry_image.rs checks that dist/image holds the static binary.
+test: setup bundle image test-rust test-wasm-nostd
 	@echo "make test: all suites passed"
 
 test-rust:

@@ -2,6 +2,8 @@
 # Installs what nv2's build and tests need. Idempotent and quick when everything is present.
 # - the wasm32 target (rustup), else Debian's rustc-web + rust-web-src + lld-19 (build-std route)
 # - OpenSSL headers for the josekit cross-check (a dev-dependency); binaryen's wasm-opt
+# - the x86_64-unknown-linux-musl target (rustup) and musl-tools: the static registry binary of
+#   `make image`
 # - npm's @open-policy-agent/opa-wasm (scripts/npm-setup.sh)
 # - OPA's own engine as a C library (scripts/opa-setup.sh)
 # - the registry interop peers (scripts/registry-peers.sh)
@@ -28,6 +30,14 @@ fi
 apt_install pkg-config libssl-dev openssl
 # wasm-opt shrinks policy.wasm (the bundle builds without it, only larger).
 apt_install binaryen
+
+# `make image` packs a static-pie nv2-registry: rustup's musl std plus Debian's musl-gcc. Without
+# the target the xtask falls back to the glibc binary and its libraries.
+if ! rustup target list --installed 2>/dev/null | grep -q '^x86_64-unknown-linux-musl$'; then
+  rustup target add x86_64-unknown-linux-musl 2>/dev/null \
+    || echo "setup: rustup cannot add x86_64-unknown-linux-musl; make image will pack the glibc binary"
+fi
+apt_install musl-tools
 
 # The official OPA Wasm host for the differential test.
 bash scripts/npm-setup.sh

@@ -8,6 +8,10 @@ pub const DOCKER_MANIFEST_LIST: &str = "application/vnd.docker.distribution.mani
 pub const OCI_ARTIFACT_MANIFEST: &str = "application/vnd.oci.artifact.manifest.v1+json";
 /// The ORAS artifact manifest of the prototype-2 era.
 pub const ORAS_ARTIFACT_MANIFEST: &str = "application/vnd.cncf.oras.artifact.manifest.v1+json";
+/// An image's configuration (image-spec `config.md`).
+pub const OCI_IMAGE_CONFIG: &str = "application/vnd.oci.image.config.v1+json";
+/// A gzip-compressed layer tar (image-spec `layer.md`).
+pub const OCI_LAYER_GZIP: &str = "application/vnd.oci.image.layer.v1.tar+gzip";
 pub const OCI_EMPTY: &str = "application/vnd.oci.empty.v1+json";
 pub const NOTARY_SIGNATURE: &str = "application/vnd.cncf.notary.signature";
 

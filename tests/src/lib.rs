@@ -2,12 +2,13 @@
 //! distribution as a child process), a misbehaving front to put before either (bearer tokens,
 //! faults, a request log), an OCI pusher over the project's registry client, a signer, OPA's own
 //! engine in-process, the notary policy loaded into either Rego engine (regorus or OPA) for
-//! differential runs, and what the benchmarks share.
+//! differential runs, what the benchmarks share, and nv2-registry's image as the tests read it.
 
 pub mod bench;
 pub mod bundle;
 pub mod distribution;
 pub mod front;
+pub mod image;
 pub mod nv2;
 pub mod oci;
 pub mod opa;

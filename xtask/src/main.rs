@@ -6,6 +6,14 @@
 //! cargo run -p xtask -- config-bundle CONFIG.json [OUT.tar.gz]
 //!                                        pack the configuration as a bundle with the one root
 //!                                        notary/config (default dist/config-bundle.tar.gz)
+//! cargo run -p xtask -- image [--out-layout DIR] [--out-archive FILE] [--binary FILE]
+//!                                        nv2-registry's OCI image, no Docker engine: the layout
+//!                                        (default dist/image/, tags VERSION and latest), a
+//!                                        docker-archive (default dist/nv2-registry.tar) and
+//!                                        dist/image.digest; the binary defaults to the musl
+//!                                        release build (see image.rs)
+//! cargo run -p xtask -- demo-image --out-layout DIR --out-archive FILE --message TEXT [--tag T]
+//!                                        a one-file image (/hello.txt holds TEXT) for the demo
 //! ```
 //!
 //! `bundle` builds `policy-wasm` for wasm32-unknown-unknown with the workspace's `wasm` profile
@@ -18,6 +26,7 @@
 mod bundle;
 mod check;
 mod globals;
+mod image;
 
 use std::env;
 use std::fs;
@@ -42,8 +51,12 @@ fn main() -> ExitCode {
         ["config-bundle", config, out] => {
             config_bundle_command(Path::new(config), Some(Path::new(out)))
         }
+        ["image", flags @ ..] => image::image_command(flags),
+        ["demo-image", flags @ ..] => image::demo_image_command(flags),
         _ => Err(
-            "usage: cargo run -p xtask -- bundle | check FILE.wasm | config-bundle CONFIG.json [OUT.tar.gz]"
+            "usage: cargo run -p xtask -- bundle | check FILE.wasm | config-bundle CONFIG.json [OUT.tar.gz] \
+             | image [--out-layout DIR] [--out-archive FILE] [--binary FILE] \
+             | demo-image --out-layout DIR --out-archive FILE --message TEXT [--tag T]"
                 .to_string(),
         ),
     };

@@ -75,6 +75,9 @@ pub enum ImageError {
         endpoint: String,
         cause: String,
     },
+    /// A rootfs path an image cannot hold (empty, or with `.`, `..` or empty segments).
+    #[error("{path:?} cannot be a path in an image's root filesystem: give a plain path such as /etc/passwd")]
+    RootfsPath { path: String },
     /// The engine answered, but `docker save` failed.
     #[error("docker save {name}: {problem}")]
     DockerSave { name: String, problem: String },

@@ -19,11 +19,16 @@
 //! tar), serialised as docker's distribution library does (three-space indent, `size` before
 //! `digest`), so the digest printed is the one `docker push` would produce for uncompressed
 //! layers. An OCI layout or archive already holds a manifest: it is pushed byte for byte.
+//!
+//! The other way, [`build`] makes an image from a root filesystem and a config (no engine), and
+//! [`save`] writes it as a docker-archive: `cargo run -p xtask -- image` builds nv2-registry's.
 
+pub mod build;
 mod docker_archive;
 pub mod engine;
 mod error;
 mod oci;
+pub mod save;
 mod tar_index;
 
 use std::path::{Path, PathBuf};
@@ -31,6 +36,7 @@ use std::path::{Path, PathBuf};
 use bytes::Bytes;
 use oci_model::Descriptor;
 
+pub use build::{build, BuiltImage, Entry, EntryKind, ImageSpec, Rootfs};
 pub use engine::Engine;
 pub use error::{ImageError, Result};
 
@@ -146,5 +152,7 @@ fn read_archive(path: &Path) -> Result<Image> {
     }
 }
 
+#[cfg(test)]
+mod build_tests;
 #[cfg(test)]
 mod tests;
