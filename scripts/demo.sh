@@ -180,7 +180,8 @@ echo "app:v1 is $REG/app@$DIGEST"
 # ---------------------------------------------------------------------------------------------
 step "The OPA bundle decides" \
     "policy.wasm inside an OPA bundle verifies the image through the registry; the configuration is nv2's own files."
-run nv2 policy opa-config --plain-http "$REG" > "$OUT/opa-config.json"
+show nv2 policy opa-config --plain-http "$REG" ">" opa-config.json
+nv2 policy opa-config --plain-http "$REG" > "$OUT/opa-config.json"
 echo "{\"image\": \"$REG/app:v1\"}" > "$OUT/input.json"
 show nv2-gatekeeper policy eval -b dist/bundle.tar.gz -d opa-config.json -i input.json data.notary.policy.allow
 answer=$(nv2-gatekeeper policy eval -b "$BUNDLE" -d "$OUT/opa-config.json" -i "$OUT/input.json" \
@@ -197,7 +198,8 @@ fi
 # ---------------------------------------------------------------------------------------------
 step "Gatekeeper's provider, and admission without a cluster" \
     "What Gatekeeper would decide: the template's Rego with external_data answered by the provider over TLS 1.3."
-run nv2-gatekeeper certs --out "$OUT/certs" --dns localhost --ip 127.0.0.1 > "$OUT/certs/ca-bundle.txt"
+show nv2-gatekeeper certs --out "$OUT/certs" --dns localhost --ip 127.0.0.1 ">" ca-bundle.txt
+nv2-gatekeeper certs --out "$OUT/certs" --dns localhost --ip 127.0.0.1 > "$OUT/ca-bundle.txt"
 PROVIDER_PORT=$(free_port)
 PROVIDER=https://127.0.0.1:$PROVIDER_PORT
 # --cache-ttl 0: step 8 moves a tag and the demo wants the answer at once (default: 30 s).
