@@ -64,12 +64,12 @@ fn get(port: u16, ca: &Path, path: &str) -> std::io::Result<String> {
     Ok(text)
 }
 
-#[test]
-fn serve_starts_not_ready_without_a_trust_policy_and_says_why() {
-    let dir = tempfile::tempdir().unwrap();
+/// `certs` into `dir`, then `serve` on a free port with a trust policy that does not exist yet
+/// (`dir/missing-trustpolicy.json`) and `extra` flags, stderr into `stderr`.
+fn start_serve(dir: &Path, extra: &[&str], stderr: Stdio) -> (std::process::Child, u16) {
     let status = bin()
         .args(["certs", "--out"])
-        .arg(dir.path())
+        .arg(dir)
         .args(["--dns", "nv2.test"])
         .output()
         .unwrap()
@@ -79,21 +79,33 @@ fn serve_starts_not_ready_without_a_trust_policy_and_says_why() {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         l.local_addr().unwrap().port()
     };
-    let mut child = bin()
-        .args(["serve", "--log-format", "json", "--engine", "native"])
-        .args(["--reload-interval", "100"])
+    let child = bin()
+        .args(["serve", "--engine", "native"])
+        .args(extra)
         .args(["--addr", &format!("127.0.0.1:{port}")])
         .arg("--tls-cert")
-        .arg(dir.path().join("tls.crt"))
+        .arg(dir.join("tls.crt"))
         .arg("--tls-key")
-        .arg(dir.path().join("tls.key"))
+        .arg(dir.join("tls.key"))
         .arg("--trust-policy")
-        .arg(dir.path().join("missing-trustpolicy.json"))
+        .arg(dir.join("missing-trustpolicy.json"))
         .arg("--trust-store")
-        .arg(dir.path().join("truststore"))
-        .stderr(Stdio::piped())
+        .arg(dir.join("truststore"))
+        .env_remove("RUST_LOG")
+        .stderr(stderr)
         .spawn()
         .unwrap();
+    (child, port)
+}
+
+#[test]
+fn serve_starts_not_ready_without_a_trust_policy_and_says_why() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut child, port) = start_serve(
+        dir.path(),
+        &["--log-format", "json", "--reload-interval", "100"],
+        Stdio::piped(),
+    );
     let ca = dir.path().join("ca.crt");
     let started = Instant::now();
     let health = loop {
@@ -158,34 +170,8 @@ fn serve_starts_not_ready_without_a_trust_policy_and_says_why() {
 #[test]
 fn text_logs_into_a_file_carry_no_escape_codes_and_start_with_the_address() {
     let dir = tempfile::tempdir().unwrap();
-    let status = bin()
-        .args(["certs", "--out"])
-        .arg(dir.path())
-        .args(["--dns", "nv2.test"])
-        .output()
-        .unwrap()
-        .status;
-    assert!(status.success());
-    let port = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        l.local_addr().unwrap().port()
-    };
     let log = std::fs::File::create(dir.path().join("serve.log")).unwrap();
-    let mut child = bin()
-        .args(["serve", "--engine", "native"])
-        .args(["--addr", &format!("127.0.0.1:{port}")])
-        .arg("--tls-cert")
-        .arg(dir.path().join("tls.crt"))
-        .arg("--tls-key")
-        .arg(dir.path().join("tls.key"))
-        .arg("--trust-policy")
-        .arg(dir.path().join("missing-trustpolicy.json"))
-        .arg("--trust-store")
-        .arg(dir.path().join("truststore"))
-        .env_remove("RUST_LOG")
-        .stderr(log)
-        .spawn()
-        .unwrap();
+    let (mut child, port) = start_serve(dir.path(), &[], log.into());
     let ca = dir.path().join("ca.crt");
     let started = Instant::now();
     while get(port, &ca, "/healthz").is_err() {
