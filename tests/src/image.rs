@@ -1,9 +1,9 @@
-//! nv2-registry's image, as the tests read it: binaries beside the test binary, the xtask's
+//! nv2-registry's image, as the tests read it: the xtask's
 //! `image` verb, an image's layer tar and the files in it, ELF linkage, and the unpacked
 //! registry run as the image's user.
 
 use std::io::Read;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Output};
 
 use nv2_client::layout::Layout;
@@ -11,12 +11,6 @@ use serde_json::Value;
 
 use crate::peers::on_path;
 use crate::workspace_root;
-
-/// `target/<profile>/NAME`, beside the test binary's `deps/` folder.
-pub fn target_binary(name: &str) -> Option<PathBuf> {
-    let exe = std::env::current_exe().ok()?;
-    Some(exe.parent()?.parent()?.join(name)).filter(|p| p.is_file())
-}
 
 pub fn ok(what: &str, out: Output) -> String {
     assert!(

@@ -27,6 +27,21 @@ pub fn workspace_root() -> PathBuf {
         .to_path_buf()
 }
 
+/// `target/<profile>/`, the folder the test binary's `deps/` is in: where `cargo test` put the
+/// workspace's binaries (nv2, docker-generate, nv2-registry, nv2-gatekeeper, xtask).
+pub fn target_dir() -> PathBuf {
+    let exe = std::env::current_exe().expect("the test binary's path");
+    exe.parent()
+        .and_then(|deps| deps.parent())
+        .expect("target/<profile>/deps/<test>")
+        .to_path_buf()
+}
+
+/// The workspace binary `name` in [`target_dir`], when it was built.
+pub fn target_binary(name: &str) -> Option<PathBuf> {
+    Some(target_dir().join(name)).filter(|p| p.is_file())
+}
+
 /// Whether missing peers (tools, built artifacts) fail tests instead of skipping them.
 pub fn peers_required() -> bool {
     std::env::var("NV2_REQUIRE_PEERS").is_ok_and(|v| v == "1")

@@ -8,11 +8,9 @@ use std::process::{Command, Output};
 
 use crate::require;
 
-/// `target/<profile>/nv2`, beside the test binary's `deps/` folder.
+/// `target/<profile>/nv2`, when built.
 pub fn binary() -> Option<PathBuf> {
-    let exe = std::env::current_exe().ok()?;
-    let dir = exe.parent()?.parent()?;
-    Some(dir.join("nv2")).filter(|p| p.is_file())
+    crate::target_binary("nv2")
 }
 
 /// Runs `nv2` in a scratch folder with `DOCKER_CONFIG` pointing inside it.

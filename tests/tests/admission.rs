@@ -495,10 +495,8 @@ fn admission_over_https_allows_signed_and_denies_the_rest() {
     );
 }
 
-/// `target/<profile>/nv2-gatekeeper`, beside the test binary's `deps/` folder.
 fn admit_binary() -> Option<PathBuf> {
-    let exe = std::env::current_exe().ok()?;
-    Some(exe.parent()?.parent()?.join("nv2-gatekeeper")).filter(|p| p.is_file())
+    nv2_e2e::target_binary("nv2-gatekeeper")
 }
 
 #[test]

@@ -245,10 +245,8 @@ fn a_namespace_trust_policy_decides_in_its_namespace() {
 
 // ---- the binary ----
 
-/// `target/<profile>/nv2-gatekeeper`, beside the test binary's `deps/` folder.
 fn admit_binary() -> Option<PathBuf> {
-    let exe = std::env::current_exe().ok()?;
-    Some(exe.parent()?.parent()?.join("nv2-gatekeeper")).filter(|p| p.is_file())
+    nv2_e2e::target_binary("nv2-gatekeeper")
 }
 
 #[test]

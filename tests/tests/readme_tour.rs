@@ -8,12 +8,12 @@
 //! - the registry and provider listen on free ports instead of 5000 and 8443.
 
 use std::os::unix::process::CommandExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use nv2_e2e::peers::on_path;
-use nv2_e2e::{require, workspace_root};
+use nv2_e2e::{require, target_binary, target_dir, workspace_root};
 
 const PORTS_LINE: &str = "export REGISTRY=localhost:5000 PROVIDER=127.0.0.1:8443";
 const RELEASE_DIR: &str = "$PWD/target/release";
@@ -75,11 +75,10 @@ fn sh_blocks_are_found_in_order_and_other_fences_ignored() {
 
 #[test]
 fn the_readme_runs_as_written() {
-    let exe = std::env::current_exe().unwrap();
-    let bin: PathBuf = exe.parent().unwrap().parent().unwrap().to_path_buf();
+    let bin = target_dir();
     for tool in ["nv2", "docker-generate", "nv2-registry", "nv2-gatekeeper"] {
         if require(
-            bin.join(tool).is_file().then_some(()),
+            target_binary(tool),
             &format!("{tool} is not built (cargo build --workspace --bins)"),
         )
         .is_none()

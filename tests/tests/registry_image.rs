@@ -9,11 +9,9 @@
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use nv2_e2e::image::{
-    build_image, file_in, has_interpreter, json, layer_tar, ok, serve, target_binary, version,
-};
+use nv2_e2e::image::{build_image, file_in, has_interpreter, json, layer_tar, ok, serve, version};
 use nv2_e2e::peers::on_path;
-use nv2_e2e::{require, workspace_root};
+use nv2_e2e::{require, target_binary, workspace_root};
 
 const OCI: &str = "org.opencontainers.image.";
 
